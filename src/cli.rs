@@ -1,0 +1,221 @@
+//! Command line: `serve`, `apply`, `explain`, `config`.
+//!
+//! Flags are parsed by clap, the configuration is loaded and validated before any work or any
+//! bind, and failures end in one line (`{:#}`, the whole cause chain) and a distinct exit code:
+//! 64 for bad usage or configuration, 65 for bad input data, 1 for anything else.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use xds_hook::{Config, Hook, format};
+
+/// Envoy Gateway PostTranslateModify extension server for AI gateways.
+///
+/// Inserts an ext_proc filter into the HTTP connection managers that serve annotated
+/// HTTPRoutes, enables it on those routes only, and adds the processor's cluster. Every decision
+/// comes from xDS structure and Envoy Gateway's metadata, never from resource names.
+#[derive(Debug, Parser)]
+#[command(name = "xds-hook", version)]
+struct Cli {
+    /// YAML configuration file; without it the embedded defaults apply.
+    #[arg(long, short, global = true, env = "XDS_HOOK_CONFIG")]
+    config: Option<PathBuf>,
+
+    /// Log filter (tracing env-filter syntax), e.g. `info` or `xds_hook=debug`.
+    #[arg(long, global = true, env = "XDS_HOOK_LOG", default_value = "info")]
+    log: String,
+
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gRPC extension server.
+    Serve {
+        /// Address to listen on (overrides server.listen).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Run the hook on a captured request and write the response.
+    Apply {
+        /// Request: .pb, .json or .yaml, or a directory of listeners/routes/clusters/secrets.yaml.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Response file: .pb, .json or .yaml.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Print what the hook decides for a captured request, and why.
+    Explain {
+        /// Request: .pb, .json or .yaml, or a directory of listeners/routes/clusters/secrets.yaml.
+        #[arg(long, short)]
+        input: PathBuf,
+    },
+    /// Print the effective configuration (embedded defaults merged with --config).
+    Config,
+}
+
+/// Exit code for bad usage or configuration (EX_USAGE).
+const EXIT_USAGE: u8 = 64;
+/// Exit code for bad input data (EX_DATAERR).
+const EXIT_DATA: u8 = 65;
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    if let Err(e) = init_logging(&cli.log, cli.log_format) {
+        eprintln!("xds-hook: --log: {e:#}");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    let config = match load_config(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("xds-hook: {e:#}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { listen } => serve(config, listen),
+        Command::Apply { input, output } => apply(config, &input, &output),
+        Command::Explain { input } => explain(config, &input),
+        Command::Config => {
+            print!("{}", describe(&config));
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xds-hook: {e:#}");
+            let data = e
+                .chain()
+                .any(|c| c.downcast_ref::<format::FormatError>().is_some());
+            ExitCode::from(if data { EXIT_DATA } else { 1 })
+        }
+    }
+}
+
+fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!(e))
+}
+
+fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => Ok(Config::from_file(path)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn serve(mut config: Config, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    if let Some(listen) = listen {
+        config.server.listen = listen;
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async {
+        xds_hook::server::serve(config, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(term) => term,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the server");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown signal received; draining");
+}
+
+fn apply(config: Config, input: &Path, output: &Path) -> anyhow::Result<()> {
+    let out_format = format::Format::from_path(output)?;
+    let request =
+        format::read_request(input).with_context(|| format!("reading {}", input.display()))?;
+    let outcome = Hook::new(config).post_translate_modify(request);
+    outcome.report.log();
+    let bytes = format::encode_response(&outcome.response, out_format)?;
+    format::write(output, &bytes)?;
+    Ok(())
+}
+
+fn explain(config: Config, input: &Path) -> anyhow::Result<()> {
+    let annotation = config.selection.route_annotation.clone();
+    let request =
+        format::read_request(input).with_context(|| format!("reading {}", input.display()))?;
+    let outcome = Hook::new(config).post_translate_modify(request);
+    print!("{}", outcome.report.explain(&annotation));
+    Ok(())
+}
+
+fn describe(config: &Config) -> String {
+    let s = &config.selection;
+    let e = &config.ext_proc;
+    let namespaces = s
+        .gateway_namespaces
+        .as_ref()
+        .map(|set| format!("[{}]", set.iter().cloned().collect::<Vec<_>>().join(", ")))
+        .unwrap_or_else(|| "null  # all namespaces".to_owned());
+    format!(
+        "selection:\n  routeAnnotation: {}\n  gatewayNamespaces: {}\n  gatewayAnnotation: {}\n\
+         extProc:\n  filterName: {}\n  clusterName: {}\n  socketPath: {}\n  messageTimeout: {}\n  metadataNamespace: {}\n\
+         server:\n  listen: {}\n  maxMessageBytes: {}\n",
+        s.route_annotation,
+        namespaces,
+        s.gateway_annotation
+            .as_deref()
+            .unwrap_or("null  # no opt-in required"),
+        e.filter_name,
+        e.cluster_name,
+        e.socket_path,
+        humantime::format_duration(e.message_timeout),
+        e.metadata_namespace,
+        config.server.listen,
+        config.server.max_message_bytes,
+    )
+}

@@ -1,0 +1,441 @@
+//! Configuration: read from YAML, validated, then frozen.
+//!
+//! Every knob has an embedded default that makes xds-hook a drop-in for the Envoy AI Gateway's
+//! own extension server, so `xds-hook serve` with no file is a working setup. A file only needs
+//! the keys it changes. Unknown keys are errors (a typo must not silently fall back to a
+//! default), and every error names the key. Validation happens here, before anything binds.
+
+use std::{collections::BTreeSet, net::SocketAddr, path::Path, time::Duration};
+
+use serde::Deserialize;
+
+/// The prefix EG strips from the annotation keys it forwards into xDS metadata.
+pub const EG_ANNOTATION_PREFIX: &str = "gateway.envoyproxy.io/";
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The YAML does not fit the schema.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Parser message, with line and column.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{key}: {message}")]
+    Invalid {
+        /// The key, as a path (`extProc.socketPath`).
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Which routes and Gateways are processed.
+    pub selection: SelectionConfig,
+    /// The processor filter and cluster the hook adds.
+    pub ext_proc: ExtProcConfig,
+    /// The gRPC server.
+    pub server: ServerConfig,
+}
+
+/// Which routes are processed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectionConfig {
+    /// HTTPRoute annotation key (as it arrives in xDS, without `gateway.envoyproxy.io/`).
+    pub route_annotation: String,
+    /// When set, only Gateways in these namespaces are processed.
+    pub gateway_namespaces: Option<BTreeSet<String>>,
+    /// When set, only Gateways with this annotation (not `false`) are processed.
+    pub gateway_annotation: Option<String>,
+}
+
+/// The processor the hook wires in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtProcConfig {
+    /// Name of the ext_proc HTTP filter, also the key of its per-route config.
+    pub filter_name: String,
+    /// Name of the cluster that reaches the processor.
+    pub cluster_name: String,
+    /// Unix socket path of the processor.
+    pub socket_path: String,
+    /// ext_proc `message_timeout`.
+    pub message_timeout: Duration,
+    /// Dynamic metadata namespace the processor may write (`metadata_options`).
+    pub metadata_namespace: String,
+}
+
+/// The gRPC server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// TCP address to listen on.
+    pub listen: SocketAddr,
+    /// Largest request or response message, in bytes.
+    pub max_message_bytes: usize,
+}
+
+/// Default listen address: all interfaces, the port EG examples use for extension servers.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:1063";
+/// Default message limit: 256 MiB, far above tonic's 4 MiB; fleets send tens of MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 << 20;
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            selection: SelectionConfig {
+                route_annotation: "ai-gateway-generated".to_owned(),
+                gateway_namespaces: None,
+                gateway_annotation: None,
+            },
+            ext_proc: ExtProcConfig {
+                filter_name: "envoy.filters.http.ext_proc/aigateway".to_owned(),
+                cluster_name: "ai-gateway-extproc-uds".to_owned(),
+                socket_path: "/etc/ai-gateway-extproc-uds/run.sock".to_owned(),
+                message_timeout: Duration::from_secs(10),
+                metadata_namespace: "io.envoy.ai_gateway".to_owned(),
+            },
+            server: ServerConfig {
+                listen: SocketAddr::from(([0, 0, 0, 0], 1063)),
+                max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawConfig {
+    #[serde(default)]
+    selection: RawSelection,
+    #[serde(default)]
+    ext_proc: RawExtProc,
+    #[serde(default)]
+    server: RawServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawSelection {
+    route_annotation: Option<String>,
+    gateway_namespaces: Option<Vec<String>>,
+    gateway_annotation: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawExtProc {
+    filter_name: Option<String>,
+    cluster_name: Option<String>,
+    socket_path: Option<String>,
+    message_timeout: Option<String>,
+    metadata_namespace: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawServer {
+    listen: Option<String>,
+    max_message_bytes: Option<u64>,
+}
+
+impl Config {
+    /// Loads and validates a YAML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.display().to_string(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses and validates YAML text; an empty document means all defaults.
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = if text.trim().is_empty() {
+            RawConfig::default()
+        } else {
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+                path: "<config>".to_owned(),
+                message: e.to_string(),
+            })?
+        };
+        raw.validate()
+    }
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let defaults = Config::default();
+        let RawConfig {
+            selection,
+            ext_proc,
+            server,
+        } = self;
+        Ok(Config {
+            selection: selection.validate(defaults.selection)?,
+            ext_proc: ext_proc.validate(defaults.ext_proc)?,
+            server: server.validate(defaults.server)?,
+        })
+    }
+}
+
+impl RawSelection {
+    fn validate(self, defaults: SelectionConfig) -> Result<SelectionConfig, ConfigError> {
+        let RawSelection {
+            route_annotation,
+            gateway_namespaces,
+            gateway_annotation,
+        } = self;
+        let route_annotation = match route_annotation {
+            Some(key) => annotation_key("selection.routeAnnotation", key)?,
+            None => defaults.route_annotation,
+        };
+        let gateway_annotation = gateway_annotation
+            .map(|key| annotation_key("selection.gatewayAnnotation", key))
+            .transpose()?;
+        let gateway_namespaces = gateway_namespaces
+            .map(|list| {
+                if let Some(bad) = list.iter().find(|ns| !is_dns_label(ns)) {
+                    return Err(invalid(
+                        "selection.gatewayNamespaces",
+                        format!("{bad:?} is not a Kubernetes namespace name"),
+                    ));
+                }
+                Ok(list.into_iter().collect::<BTreeSet<_>>())
+            })
+            .transpose()?;
+        Ok(SelectionConfig {
+            route_annotation,
+            gateway_namespaces,
+            gateway_annotation,
+        })
+    }
+}
+
+impl RawExtProc {
+    fn validate(self, defaults: ExtProcConfig) -> Result<ExtProcConfig, ConfigError> {
+        let RawExtProc {
+            filter_name,
+            cluster_name,
+            socket_path,
+            message_timeout,
+            metadata_namespace,
+        } = self;
+        let filter_name = non_empty("extProc.filterName", filter_name, defaults.filter_name)?;
+        if !filter_name.starts_with("envoy.filters.http.ext_proc") {
+            return Err(invalid(
+                "extProc.filterName",
+                format!(
+                    "{filter_name:?} must start with envoy.filters.http.ext_proc so that filter \
+                     ordering (EG's and ours) recognises it as an ext_proc filter"
+                ),
+            ));
+        }
+        let socket_path = non_empty("extProc.socketPath", socket_path, defaults.socket_path)?;
+        if !socket_path.starts_with('/') {
+            return Err(invalid(
+                "extProc.socketPath",
+                format!("{socket_path:?} must be an absolute path"),
+            ));
+        }
+        let message_timeout = match message_timeout {
+            Some(text) => humantime::parse_duration(&text)
+                .map_err(|e| invalid("extProc.messageTimeout", format!("{text:?}: {e}")))?,
+            None => defaults.message_timeout,
+        };
+        if message_timeout.is_zero() {
+            return Err(invalid(
+                "extProc.messageTimeout",
+                "must be positive".to_owned(),
+            ));
+        }
+        Ok(ExtProcConfig {
+            filter_name,
+            cluster_name: non_empty("extProc.clusterName", cluster_name, defaults.cluster_name)?,
+            socket_path,
+            message_timeout,
+            metadata_namespace: non_empty(
+                "extProc.metadataNamespace",
+                metadata_namespace,
+                defaults.metadata_namespace,
+            )?,
+        })
+    }
+}
+
+impl RawServer {
+    fn validate(self, defaults: ServerConfig) -> Result<ServerConfig, ConfigError> {
+        let RawServer {
+            listen,
+            max_message_bytes,
+        } = self;
+        let listen = match listen {
+            Some(text) => text
+                .parse()
+                .map_err(|e| invalid("server.listen", format!("{text:?}: {e}")))?,
+            None => defaults.listen,
+        };
+        let max_message_bytes = match max_message_bytes {
+            Some(0) => {
+                return Err(invalid(
+                    "server.maxMessageBytes",
+                    "must be positive".to_owned(),
+                ));
+            }
+            Some(n) => usize::try_from(n)
+                .map_err(|_| invalid("server.maxMessageBytes", format!("{n} is too large")))?,
+            None => defaults.max_message_bytes,
+        };
+        Ok(ServerConfig {
+            listen,
+            max_message_bytes,
+        })
+    }
+}
+
+/// Normalises an annotation key to the form EG forwards. EG copies only keys under
+/// `gateway.envoyproxy.io/` and strips that prefix, so the full key is accepted and stripped,
+/// and any other prefixed key is refused: it could never reach xDS.
+fn annotation_key(key: &'static str, value: String) -> Result<String, ConfigError> {
+    let stripped = value
+        .strip_prefix(EG_ANNOTATION_PREFIX)
+        .map(str::to_owned)
+        .unwrap_or(value);
+    if stripped.is_empty() {
+        return Err(invalid(key, "must not be empty".to_owned()));
+    }
+    if stripped.contains('/') {
+        return Err(invalid(
+            key,
+            format!(
+                "{stripped:?}: Envoy Gateway forwards only annotations under \
+                 {EG_ANNOTATION_PREFIX} (and strips that prefix), so this key never reaches xDS"
+            ),
+        ));
+    }
+    Ok(stripped)
+}
+
+fn non_empty(
+    key: &'static str,
+    value: Option<String>,
+    default: String,
+) -> Result<String, ConfigError> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(invalid(key, "must not be empty".to_owned())),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    }
+}
+
+fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+fn invalid(key: &'static str, message: String) -> ConfigError {
+    ConfigError::Invalid { key, message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_the_embedded_defaults() {
+        assert_eq!(Config::from_yaml("").unwrap(), Config::default());
+        assert_eq!(Config::from_yaml("{}").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn full_annotation_key_is_accepted_and_stripped() {
+        let c = Config::from_yaml(
+            "selection:\n  gatewayAnnotation: gateway.envoyproxy.io/ai-gateway-managed\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.selection.gateway_annotation.as_deref(),
+            Some("ai-gateway-managed")
+        );
+    }
+
+    #[test]
+    fn foreign_annotation_prefix_is_refused_with_the_key() {
+        let e = Config::from_yaml("selection:\n  routeAnnotation: example.com/ai\n").unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("selection.routeAnnotation: "), "{text}");
+        assert!(text.contains("never reaches xDS"), "{text}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_it() {
+        let e = Config::from_yaml("extProc:\n  socketPth: /x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("socketPth"), "{e}");
+    }
+
+    #[test]
+    fn values_are_validated_with_their_key() {
+        let cases = [
+            (
+                "extProc:\n  messageTimeout: soon\n",
+                "extProc.messageTimeout",
+            ),
+            ("extProc:\n  socketPath: run.sock\n", "extProc.socketPath"),
+            ("extProc:\n  filterName: my-filter\n", "extProc.filterName"),
+            ("server:\n  listen: localhost\n", "server.listen"),
+            ("server:\n  maxMessageBytes: 0\n", "server.maxMessageBytes"),
+            (
+                "selection:\n  gatewayNamespaces: [Team_A]\n",
+                "selection.gatewayNamespaces",
+            ),
+        ];
+        for (yaml, key) in cases {
+            let e = Config::from_yaml(yaml).unwrap_err().to_string();
+            assert!(e.starts_with(key), "{yaml:?} gave {e}");
+        }
+    }
+
+    #[test]
+    fn overrides_apply() {
+        let c = Config::from_yaml(
+            "selection:\n  gatewayNamespaces: [team-a, envoy-gateway]\nextProc:\n  messageTimeout: 2500ms\n  socketPath: /tmp/p.sock\nserver:\n  listen: 127.0.0.1:9000\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.selection
+                .gateway_namespaces
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            ["envoy-gateway", "team-a"]
+        );
+        assert_eq!(c.ext_proc.message_timeout, Duration::from_millis(2500));
+        assert_eq!(c.ext_proc.socket_path, "/tmp/p.sock");
+        assert_eq!(c.server.listen.port(), 9000);
+    }
+}

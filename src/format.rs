@@ -1,0 +1,287 @@
+//! Request and response files for the offline CLI and the tests.
+//!
+//! Three encodings, chosen by file extension: `.pb` (the gRPC message bytes, lossless), and
+//! `.json` / `.yaml` in canonical proto3 JSON with `Any` as `@type` (the shape `egctl` and EG's
+//! translator test outputs use). JSON needs every Envoy type that can sit in an `Any`, so it
+//! goes through a descriptor pool of the whole Envoy API (built into the binary at compile
+//! time) with `prost-reflect`. Errors carry the JSON path of the offending value.
+//!
+//! JSON cannot carry protobuf fields unknown to our compiled API; `.pb` keeps them.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, SerializeOptions};
+
+use crate::contract::{
+    FILE_DESCRIPTOR_SET, PostTranslateModifyRequest, PostTranslateModifyResponse,
+};
+
+/// Full name of the request message.
+pub const REQUEST_MESSAGE: &str = "envoygateway.extension.PostTranslateModifyRequest";
+/// Full name of the response message.
+pub const RESPONSE_MESSAGE: &str = "envoygateway.extension.PostTranslateModifyResponse";
+
+/// A problem reading or writing a request or response file.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// The file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The extension names no known encoding.
+    #[error("{0}: unknown file type (use .pb, .json, .yaml or .yml)")]
+    UnknownExtension(String),
+    /// Binary protobuf that does not decode.
+    #[error("not a valid {message}: {source}")]
+    Protobuf {
+        /// Expected message.
+        message: &'static str,
+        /// Decoder error.
+        source: prost::DecodeError,
+    },
+    /// JSON or YAML that does not parse or does not fit the message.
+    #[error("{what}: {message}")]
+    Text {
+        /// What was being read (`request`, `listeners.yaml`).
+        what: String,
+        /// Error with its path.
+        message: String,
+    },
+    /// The embedded descriptors are unusable (a build problem, not an input problem).
+    #[error("descriptor pool: {0}")]
+    Descriptors(String),
+}
+
+/// A file encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Protobuf binary.
+    Protobuf,
+    /// Canonical proto3 JSON.
+    Json,
+    /// Canonical proto3 JSON, written as YAML.
+    Yaml,
+}
+
+impl Format {
+    /// The format named by a path's extension.
+    pub fn from_path(path: &Path) -> Result<Self, FormatError> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("pb" | "bin") => Ok(Format::Protobuf),
+            Some("json") => Ok(Format::Json),
+            Some("yaml" | "yml") => Ok(Format::Yaml),
+            _ => Err(FormatError::UnknownExtension(path.display().to_string())),
+        }
+    }
+}
+
+/// The descriptor pool of the Envoy API and our contract.
+pub fn pool() -> Result<&'static DescriptorPool, FormatError> {
+    static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
+    POOL.get_or_init(|| DescriptorPool::decode(FILE_DESCRIPTOR_SET).map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| FormatError::Descriptors(e.clone()))
+}
+
+/// The descriptor of a message by full name.
+pub fn descriptor(full_name: &str) -> Result<MessageDescriptor, FormatError> {
+    pool()?
+        .get_message_by_name(full_name)
+        .ok_or_else(|| FormatError::Descriptors(format!("{full_name} is not in the pool")))
+}
+
+/// Reads a request from a file (by extension) or from a directory of resource lists.
+pub fn read_request(path: &Path) -> Result<PostTranslateModifyRequest, FormatError> {
+    if path.is_dir() {
+        return read_resource_dir(path);
+    }
+    let bytes = read(path)?;
+    decode_request(&bytes, Format::from_path(path)?)
+}
+
+/// Decodes request bytes in the given format.
+pub fn decode_request(
+    bytes: &[u8],
+    format: Format,
+) -> Result<PostTranslateModifyRequest, FormatError> {
+    let binary = match format {
+        Format::Protobuf => return decode_binary(bytes, REQUEST_MESSAGE),
+        Format::Json => text_to_binary(&parse_json(bytes, "request")?, REQUEST_MESSAGE, "request")?,
+        Format::Yaml => text_to_binary(&parse_yaml(bytes, "request")?, REQUEST_MESSAGE, "request")?,
+    };
+    decode_binary(&binary, REQUEST_MESSAGE)
+}
+
+/// Encodes a response in the given format.
+pub fn encode_response(
+    response: &PostTranslateModifyResponse,
+    format: Format,
+) -> Result<Vec<u8>, FormatError> {
+    encode_message(&response.encode_to_vec(), RESPONSE_MESSAGE, format)
+}
+
+/// Encodes a request in the given format (for tools and tests).
+pub fn encode_request(
+    request: &PostTranslateModifyRequest,
+    format: Format,
+) -> Result<Vec<u8>, FormatError> {
+    encode_message(&request.encode_to_vec(), REQUEST_MESSAGE, format)
+}
+
+/// Writes bytes to a file.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<(), FormatError> {
+    std::fs::write(path, bytes).map_err(|source| FormatError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Renders an encoded message of type `full_name` as canonical proto3 JSON.
+pub fn to_json(binary: &[u8], full_name: &str) -> Result<serde_json::Value, FormatError> {
+    let message = DynamicMessage::decode(descriptor(full_name)?, binary).map_err(|source| {
+        FormatError::Text {
+            what: full_name.to_owned(),
+            message: source.to_string(),
+        }
+    })?;
+    let options = SerializeOptions::new().skip_default_fields(true);
+    message
+        .serialize_with_options(serde_json::value::Serializer, &options)
+        .map_err(|e| FormatError::Text {
+            what: full_name.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// Encodes canonical proto3 JSON as a message of type `full_name`.
+pub fn text_to_binary(
+    value: &serde_json::Value,
+    full_name: &str,
+    what: &str,
+) -> Result<Vec<u8>, FormatError> {
+    let message = deserialize_with_path(&descriptor(full_name)?, value, what)?;
+    Ok(message.encode_to_vec())
+}
+
+fn deserialize_with_path(
+    descriptor: &MessageDescriptor,
+    value: &serde_json::Value,
+    what: &str,
+) -> Result<DynamicMessage, FormatError> {
+    let mut track = serde_path_to_error::Track::new();
+    let deserializer = serde_path_to_error::Deserializer::new(value, &mut track);
+    DynamicMessage::deserialize(descriptor.clone(), deserializer).map_err(|e| FormatError::Text {
+        what: what.to_owned(),
+        message: format!("{}: {e}", track.path()),
+    })
+}
+
+fn encode_message(binary: &[u8], full_name: &str, format: Format) -> Result<Vec<u8>, FormatError> {
+    match format {
+        Format::Protobuf => Ok(binary.to_vec()),
+        Format::Json => {
+            let value = to_json(binary, full_name)?;
+            let mut text = serde_json::to_vec_pretty(&value).map_err(|e| FormatError::Text {
+                what: full_name.to_owned(),
+                message: e.to_string(),
+            })?;
+            text.push(b'\n');
+            Ok(text)
+        }
+        Format::Yaml => {
+            let value = to_json(binary, full_name)?;
+            serde_saphyr::to_string(&value)
+                .map(String::into_bytes)
+                .map_err(|e| FormatError::Text {
+                    what: full_name.to_owned(),
+                    message: e.to_string(),
+                })
+        }
+    }
+}
+
+fn decode_binary<M: Message + Default>(
+    bytes: &[u8],
+    message: &'static str,
+) -> Result<M, FormatError> {
+    M::decode(bytes).map_err(|source| FormatError::Protobuf { message, source })
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, FormatError> {
+    std::fs::read(path).map_err(|source| FormatError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+fn parse_json(bytes: &[u8], what: &str) -> Result<serde_json::Value, FormatError> {
+    serde_json::from_slice(bytes).map_err(|e| FormatError::Text {
+        what: what.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn parse_yaml(bytes: &[u8], what: &str) -> Result<serde_json::Value, FormatError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| FormatError::Text {
+        what: what.to_owned(),
+        message: e.to_string(),
+    })?;
+    serde_saphyr::from_str(text).map_err(|e| FormatError::Text {
+        what: what.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// The resource list files of a captured translation, as EG's translator tests lay them out,
+/// with the message type of each.
+const RESOURCE_FILES: [(&str, &str); 4] = [
+    ("clusters.yaml", "envoy.config.cluster.v3.Cluster"),
+    (
+        "secrets.yaml",
+        "envoy.extensions.transport_sockets.tls.v3.Secret",
+    ),
+    ("listeners.yaml", "envoy.config.listener.v3.Listener"),
+    ("routes.yaml", "envoy.config.route.v3.RouteConfiguration"),
+];
+
+/// Builds a request from a directory holding `listeners.yaml`, `routes.yaml`, `clusters.yaml`
+/// and `secrets.yaml` (each a YAML list of resources; a missing file is an empty list).
+pub fn read_resource_dir(dir: &Path) -> Result<PostTranslateModifyRequest, FormatError> {
+    let mut lists: [Vec<bytes::Bytes>; 4] = Default::default();
+    for ((file, message), list) in RESOURCE_FILES.iter().zip(lists.iter_mut()) {
+        let path = dir.join(file);
+        if !path.exists() {
+            continue;
+        }
+        let what = path.display().to_string();
+        let value = parse_yaml(&read(&path)?, &what)?;
+        let items = match value {
+            serde_json::Value::Array(items) => items,
+            serde_json::Value::Null => Vec::new(),
+            _ => {
+                return Err(FormatError::Text {
+                    what,
+                    message: "expected a list of resources".to_owned(),
+                });
+            }
+        };
+        for (i, item) in items.iter().enumerate() {
+            let binary = text_to_binary(item, message, &format!("{what}[{i}]"))?;
+            list.push(binary.into());
+        }
+    }
+    let [clusters, secrets, listeners, routes] = lists;
+    Ok(PostTranslateModifyRequest {
+        post_translate_context: None,
+        clusters,
+        secrets,
+        listeners,
+        routes,
+    })
+}

@@ -1,0 +1,68 @@
+//! A read-only index of the request: listener → filter chain → HCM → route configuration →
+//! virtual host → route, with Gateway and HTTPRoute ownership from EG's metadata.
+//!
+//! The index records what the xDS says and nothing else: no configuration, no decisions. It
+//! never mutates and never fails as a whole. A resource that cannot be read is indexed as
+//! malformed, with the reason, so that later stages can leave it exactly as it came and say why.
+//! Names are kept only to join RDS references and to report; no decision looks inside them.
+
+mod listener;
+pub mod owner;
+mod route;
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+pub use listener::{
+    ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, ListenerEntry, Unusable,
+};
+pub use owner::{Annotation, Owner, Ownership};
+pub use route::{RouteConfigEntry, RouteEntry, Targets, VirtualHostEntry};
+
+/// Everything the hook knows about one request, in request order.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// One entry per listener, same order as the request.
+    pub listeners: Vec<ListenerEntry>,
+    /// One entry per route configuration, same order as the request.
+    pub route_configs: Vec<RouteConfigEntry>,
+    by_name: HashMap<String, Vec<usize>>,
+}
+
+impl Index {
+    /// Reads every listener and route configuration of a request.
+    pub fn build(listeners: &[Bytes], route_configs: &[Bytes]) -> Self {
+        let listeners = listeners.iter().map(ListenerEntry::read).collect();
+        let route_configs: Vec<RouteConfigEntry> =
+            route_configs.iter().map(RouteConfigEntry::read).collect();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::with_capacity(route_configs.len());
+        for (position, rc) in route_configs.iter().enumerate() {
+            by_name.entry(rc.name.clone()).or_default().push(position);
+        }
+        Self {
+            listeners,
+            route_configs,
+            by_name,
+        }
+    }
+
+    /// Positions of the route configurations named `name` (more than one only in broken input).
+    pub fn route_configs_named(&self, name: &str) -> &[usize] {
+        self.by_name
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+/// The name of a resource that could not be decoded, read straight from field 1 so that the
+/// report can still point at it. Envoy's listeners, route configurations and clusters all
+/// keep their name in field 1.
+pub(crate) fn fallback_name(resource: &[u8]) -> String {
+    crate::wire::fields(resource)
+        .map_while(Result::ok)
+        .find(|f| f.number == 1 && f.wire_type == prost::encoding::WireType::LengthDelimited)
+        .map(|f| String::from_utf8_lossy(f.payload).into_owned())
+        .unwrap_or_default()
+}

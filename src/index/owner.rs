@@ -1,0 +1,254 @@
+//! Which Kubernetes object produced an xDS resource, read from EG's metadata.
+//!
+//! EG stamps virtual hosts (with their Gateway) and routes (with their HTTPRoute) with
+//! `filter_metadata["envoy-gateway"].resources[]`, each entry a struct of `kind`, `name`,
+//! `namespace`, optional `sectionName` and optional `annotations`. Only annotations whose key
+//! started with `gateway.envoyproxy.io/` are copied, with that prefix removed. EG writes exactly
+//! one entry; the first is the owner. This module turns that untyped Struct into an [`Owner`]
+//! or says precisely which part is malformed.
+
+use std::collections::BTreeMap;
+
+use prost_types::{Struct, Value, value::Kind};
+
+use crate::xds::{MetadataView, names};
+
+/// The Kubernetes object that produced a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// Object kind (`Gateway`, `HTTPRoute`, ...).
+    pub kind: String,
+    /// Object name.
+    pub name: String,
+    /// Object namespace.
+    pub namespace: String,
+    /// Gateway listener name or route rule name, when EG records one.
+    pub section_name: Option<String>,
+    /// Annotations EG forwarded, keyed without the `gateway.envoyproxy.io/` prefix.
+    pub annotations: BTreeMap<String, Annotation>,
+}
+
+impl Owner {
+    /// `namespace/name`, the way Kubernetes users name objects.
+    pub fn qualified_name(&self) -> String {
+        if self.namespace.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// An annotation value as found in metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Annotation {
+    /// A string, as EG writes them.
+    Text(String),
+    /// Any other JSON type, which EG never writes; kept to explain why it is not honoured.
+    Other(&'static str),
+}
+
+impl Annotation {
+    /// Whether this value turns a feature on: any string except `false` (case-insensitive).
+    pub fn is_enabled(&self) -> bool {
+        matches!(self, Annotation::Text(text) if !text.eq_ignore_ascii_case("false"))
+    }
+}
+
+/// What the metadata says about a resource's owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ownership {
+    /// No `envoy-gateway` metadata: not produced from a Gateway API object we can name.
+    Unknown,
+    /// The owner recorded by EG.
+    Owned(Owner),
+    /// The metadata is there but not in EG's shape; the message says where.
+    Malformed(String),
+}
+
+/// Reads the owner from a resource's metadata.
+pub fn ownership(metadata: Option<&MetadataView>) -> Ownership {
+    let Some(eg) = metadata.and_then(|m| m.filter_metadata.get(names::EG_METADATA)) else {
+        return Ownership::Unknown;
+    };
+    match owner_from_struct(eg) {
+        Ok(Some(owner)) => Ownership::Owned(owner),
+        Ok(None) => Ownership::Unknown,
+        Err(problem) => Ownership::Malformed(problem),
+    }
+}
+
+fn owner_from_struct(eg: &Struct) -> Result<Option<Owner>, String> {
+    let Some(resources) = eg.fields.get("resources") else {
+        return Ok(None);
+    };
+    let list = match &resources.kind {
+        Some(Kind::ListValue(list)) => list,
+        other => return Err(format!("resources is {}, not a list", kind_name(other))),
+    };
+    let Some(first) = list.values.first() else {
+        return Ok(None);
+    };
+    let entry = match &first.kind {
+        Some(Kind::StructValue(entry)) => entry,
+        other => {
+            return Err(format!(
+                "resources[0] is {}, not a struct",
+                kind_name(other)
+            ));
+        }
+    };
+    Ok(Some(Owner {
+        kind: string_field(entry, "kind")?.unwrap_or_default(),
+        name: string_field(entry, "name")?.unwrap_or_default(),
+        namespace: string_field(entry, "namespace")?.unwrap_or_default(),
+        section_name: string_field(entry, "sectionName")?,
+        annotations: annotations(entry)?,
+    }))
+}
+
+fn string_field(entry: &Struct, key: &str) -> Result<Option<String>, String> {
+    match entry.fields.get(key).map(|v| &v.kind) {
+        None | Some(None) | Some(Some(Kind::NullValue(_))) => Ok(None),
+        Some(Some(Kind::StringValue(s))) => Ok(Some(s.clone())),
+        Some(other) => Err(format!(
+            "resources[0].{key} is {}, not a string",
+            kind_name(other)
+        )),
+    }
+}
+
+fn annotations(entry: &Struct) -> Result<BTreeMap<String, Annotation>, String> {
+    let Some(value) = entry.fields.get("annotations") else {
+        return Ok(BTreeMap::new());
+    };
+    let map = match &value.kind {
+        Some(Kind::StructValue(map)) => map,
+        Some(Kind::NullValue(_)) | None => return Ok(BTreeMap::new()),
+        other => {
+            return Err(format!(
+                "resources[0].annotations is {}, not a struct",
+                kind_name(other)
+            ));
+        }
+    };
+    Ok(map
+        .fields
+        .iter()
+        .map(|(key, value)| (key.clone(), annotation(value)))
+        .collect())
+}
+
+fn annotation(value: &Value) -> Annotation {
+    match &value.kind {
+        Some(Kind::StringValue(s)) => Annotation::Text(s.clone()),
+        other => Annotation::Other(kind_name(other)),
+    }
+}
+
+fn kind_name(kind: &Option<Kind>) -> &'static str {
+    match kind {
+        None | Some(Kind::NullValue(_)) => "null",
+        Some(Kind::NumberValue(_)) => "a number",
+        Some(Kind::StringValue(_)) => "a string",
+        Some(Kind::BoolValue(_)) => "a bool",
+        Some(Kind::StructValue(_)) => "a struct",
+        Some(Kind::ListValue(_)) => "a list",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value {
+            kind: Some(Kind::StringValue(v.into())),
+        }
+    }
+
+    fn st(fields: Vec<(&str, Value)>) -> Value {
+        Value {
+            kind: Some(Kind::StructValue(Struct {
+                fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            })),
+        }
+    }
+
+    fn metadata(resources: Value) -> MetadataView {
+        let mut eg = Struct::default();
+        eg.fields.insert("resources".into(), resources);
+        MetadataView {
+            filter_metadata: [(names::EG_METADATA.to_owned(), eg)].into(),
+        }
+    }
+
+    fn list(values: Vec<Value>) -> Value {
+        Value {
+            kind: Some(Kind::ListValue(prost_types::ListValue { values })),
+        }
+    }
+
+    #[test]
+    fn reads_eg_resource_entry() {
+        let md = metadata(list(vec![st(vec![
+            ("kind", s("HTTPRoute")),
+            ("name", s("chat")),
+            ("namespace", s("envoy-gateway")),
+            ("sectionName", s("rule-0")),
+            ("annotations", st(vec![("ai-gateway-generated", s("true"))])),
+        ])]));
+        let Ownership::Owned(owner) = ownership(Some(&md)) else {
+            panic!()
+        };
+        assert_eq!(owner.qualified_name(), "envoy-gateway/chat");
+        assert_eq!(owner.section_name.as_deref(), Some("rule-0"));
+        assert!(owner.annotations["ai-gateway-generated"].is_enabled());
+    }
+
+    #[test]
+    fn missing_metadata_is_unknown_not_an_error() {
+        assert_eq!(ownership(None), Ownership::Unknown);
+        assert_eq!(
+            ownership(Some(&MetadataView::default())),
+            Ownership::Unknown
+        );
+        assert_eq!(ownership(Some(&metadata(list(vec![])))), Ownership::Unknown);
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let md = metadata(s("oops"));
+        assert_eq!(
+            ownership(Some(&md)),
+            Ownership::Malformed("resources is a string, not a list".into())
+        );
+        let md = metadata(list(vec![st(vec![("annotations", list(vec![]))])]));
+        assert_eq!(
+            ownership(Some(&md)),
+            Ownership::Malformed("resources[0].annotations is a list, not a struct".into())
+        );
+    }
+
+    #[test]
+    fn non_string_annotation_is_kept_but_not_enabled() {
+        let md = metadata(list(vec![st(vec![(
+            "annotations",
+            st(vec![(
+                "ai-gateway-generated",
+                Value {
+                    kind: Some(Kind::BoolValue(true)),
+                },
+            )]),
+        )])]));
+        let Ownership::Owned(owner) = ownership(Some(&md)) else {
+            panic!()
+        };
+        assert_eq!(
+            owner.annotations["ai-gateway-generated"],
+            Annotation::Other("a bool")
+        );
+        assert!(!owner.annotations["ai-gateway-generated"].is_enabled());
+        assert!(!Annotation::Text("False".into()).is_enabled());
+    }
+}

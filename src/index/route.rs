@@ -1,0 +1,126 @@
+//! Route side of the index: virtual hosts with their Gateway, routes with their HTTPRoute,
+//! which per-filter configs a route already has, and where it sends traffic.
+
+use bytes::Bytes;
+use prost::Message;
+
+use super::owner::{Ownership, ownership};
+use crate::xds::{RouteActionView, RouteConfigurationView, RouteView, VirtualHostView};
+
+/// One route configuration of the request.
+#[derive(Debug)]
+pub struct RouteConfigEntry {
+    /// Name, as referenced by RDS.
+    pub name: String,
+    /// Its virtual hosts, or why it could not be read.
+    pub virtual_hosts: Result<Vec<VirtualHostEntry>, String>,
+}
+
+/// One virtual host.
+#[derive(Debug)]
+pub struct VirtualHostEntry {
+    /// Name.
+    pub name: String,
+    /// The Gateway (and listener, as section name) it was built for.
+    pub gateway: Ownership,
+    /// Its routes, in order.
+    pub routes: Vec<RouteEntry>,
+}
+
+/// One route.
+#[derive(Debug)]
+pub struct RouteEntry {
+    /// Name.
+    pub name: String,
+    /// The HTTPRoute it was built from.
+    pub owner: Ownership,
+    /// Keys of its `typed_per_filter_config`.
+    pub per_filter_config: Vec<String>,
+    /// Where it sends traffic.
+    pub targets: Targets,
+}
+
+/// Where a route sends traffic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Targets {
+    /// Not a forwarding route (redirect, direct response, ...).
+    None,
+    /// One or more named clusters (`cluster` or `weighted_clusters`), in order.
+    Clusters(Vec<String>),
+    /// The cluster is chosen per request from a header.
+    Header(String),
+    /// Some other cluster specifier (plugins).
+    Other,
+}
+
+impl RouteConfigEntry {
+    /// Indexes one encoded route configuration.
+    pub fn read(bytes: &Bytes) -> Self {
+        match RouteConfigurationView::decode(bytes.clone()) {
+            Ok(RouteConfigurationView {
+                name,
+                virtual_hosts,
+            }) => Self {
+                name,
+                virtual_hosts: Ok(virtual_hosts
+                    .into_iter()
+                    .map(VirtualHostEntry::read)
+                    .collect()),
+            },
+            Err(e) => Self {
+                name: super::fallback_name(bytes),
+                virtual_hosts: Err(e.to_string()),
+            },
+        }
+    }
+}
+
+impl VirtualHostEntry {
+    fn read(view: VirtualHostView) -> Self {
+        let VirtualHostView {
+            name,
+            routes,
+            metadata,
+        } = view;
+        Self {
+            name,
+            gateway: ownership(metadata.as_ref()),
+            routes: routes.into_iter().map(RouteEntry::read).collect(),
+        }
+    }
+}
+
+impl RouteEntry {
+    fn read(view: RouteView) -> Self {
+        let RouteView {
+            name,
+            metadata,
+            typed_per_filter_config,
+            route,
+        } = view;
+        let mut per_filter_config: Vec<String> = typed_per_filter_config.into_keys().collect();
+        per_filter_config.sort_unstable();
+        Self {
+            name,
+            owner: ownership(metadata.as_ref()),
+            per_filter_config,
+            targets: route.map_or(Targets::None, targets),
+        }
+    }
+}
+
+fn targets(action: RouteActionView) -> Targets {
+    let RouteActionView {
+        cluster,
+        cluster_header,
+        weighted_clusters,
+    } = action;
+    match (cluster, cluster_header, weighted_clusters) {
+        (Some(cluster), _, _) => Targets::Clusters(vec![cluster]),
+        (None, Some(header), _) => Targets::Header(header),
+        (None, None, Some(weighted)) => {
+            Targets::Clusters(weighted.clusters.into_iter().map(|c| c.name).collect())
+        }
+        (None, None, None) => Targets::Other,
+    }
+}

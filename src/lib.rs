@@ -1,0 +1,28 @@
+//! xds-hook: an Envoy Gateway `PostTranslateModify` extension server for AI gateways.
+//!
+//! Envoy Gateway hands the hook every listener, route configuration, cluster and secret it
+//! produced, and uses what comes back as the fleet's final configuration. The hook inserts an
+//! external processor into the HTTP connection managers that serve AI routes, enables it only
+//! on those routes, and adds the cluster that reaches the processor. Every decision comes from
+//! the structure of the xDS and from EG's `envoy-gateway` metadata, never from resource names.
+//!
+//! The pipeline runs one way, one module per stage:
+//! [`contract`] (wire messages, resources kept as bytes) → [`index`] (read-only view) →
+//! [`select`] (decisions with reasons) → [`mutate`] (wire-level splices, per resource kind) →
+//! [`report`] (logs and `explain`). [`hook`] wires the stages; [`server`] and the CLI are
+//! front ends; [`config`] and [`format`] handle the edges.
+
+pub mod config;
+pub mod contract;
+pub mod format;
+pub mod hook;
+pub mod index;
+pub mod mutate;
+pub mod report;
+pub mod select;
+pub mod server;
+pub mod wire;
+pub mod xds;
+
+pub use config::Config;
+pub use hook::{Hook, Outcome};

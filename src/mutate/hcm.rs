@@ -1,0 +1,49 @@
+//! Inserting the processor into one HTTP connection manager, on the wire.
+//!
+//! The new `HttpFilter` record goes just before the record of the filter it must precede;
+//! repeated fields keep record order, so this is exactly a list insertion, and every other
+//! record of the HCM (known to us or not) is copied untouched.
+
+use prost::encoding::WireType;
+
+use crate::select::Insertion;
+use crate::wire::{self, WireError};
+use crate::xds::hcm::{HTTP_FILTERS, MATCH_UPSTREAM, SCHEME_HEADER_TRANSFORMATION};
+
+/// Returns the HCM with `http_filter` inserted at the planned position and, if planned,
+/// `scheme_header_transformation.match_upstream` set.
+pub fn patch(hcm: &[u8], insertion: &Insertion, http_filter: &[u8]) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::with_capacity(hcm.len() + http_filter.len() + 8);
+    let mut filters_seen = 0;
+    let mut inserted = false;
+    let mut scheme_pending = insertion.set_match_upstream;
+    for field in wire::fields(hcm) {
+        let field = field?;
+        let length_delimited = field.wire_type == WireType::LengthDelimited;
+        if length_delimited && field.number == HTTP_FILTERS {
+            if !inserted && filters_seen == insertion.placement.index {
+                wire::put_len(&mut out, HTTP_FILTERS, http_filter);
+                inserted = true;
+            }
+            filters_seen += 1;
+            out.extend_from_slice(field.record);
+        } else if length_delimited && field.number == SCHEME_HEADER_TRANSFORMATION && scheme_pending
+        {
+            let mut transformation = field.payload.to_vec();
+            wire::put_varint(&mut transformation, MATCH_UPSTREAM, 1);
+            wire::put_len(&mut out, SCHEME_HEADER_TRANSFORMATION, &transformation);
+            scheme_pending = false;
+        } else {
+            out.extend_from_slice(field.record);
+        }
+    }
+    if !inserted {
+        wire::put_len(&mut out, HTTP_FILTERS, http_filter);
+    }
+    if scheme_pending {
+        let mut transformation = Vec::with_capacity(2);
+        wire::put_varint(&mut transformation, MATCH_UPSTREAM, 1);
+        wire::put_len(&mut out, SCHEME_HEADER_TRANSFORMATION, &transformation);
+    }
+    Ok(out)
+}

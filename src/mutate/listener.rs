@@ -1,0 +1,84 @@
+//! Patching listeners: rewrite only the path listener → chain → filter → typed_config → HCM.
+//!
+//! Each chain is patched on its own: if one chain's bytes turn out to be unpatchable (a
+//! typed_config split over several records, say), that chain is left as it came and the failure
+//! is returned for the report, while the listener's other chains are still patched.
+
+use crate::index::ChainLocator;
+use crate::select::Insertion;
+use crate::wire::{self, WireError};
+use crate::xds::{filter, filter_chain, listener};
+
+/// One chain to patch: where it is, which of its filters is the HCM, and how.
+#[derive(Debug, Clone)]
+pub struct ChainPatch {
+    /// The chain.
+    pub locator: ChainLocator,
+    /// Index of the HCM in the chain's `filters`.
+    pub hcm_filter: usize,
+    /// The insertion to make.
+    pub insertion: Insertion,
+}
+
+/// Result of patching one listener.
+#[derive(Debug, Default)]
+pub struct ListenerPatch {
+    /// The new listener bytes, when at least one chain was patched.
+    pub bytes: Option<Vec<u8>>,
+    /// Chains that could not be patched, and why.
+    pub failed: Vec<(ChainLocator, WireError)>,
+}
+
+/// Applies `patches` to an encoded listener.
+pub fn patch(listener_bytes: &[u8], patches: &[ChainPatch], http_filter: &[u8]) -> ListenerPatch {
+    let mut failed = Vec::new();
+    let rebuilt =
+        wire::rewrite_len_fields::<WireError>(listener_bytes, |number, occurrence, chain| {
+            let locator = match number {
+                listener::FILTER_CHAINS => ChainLocator::FilterChain(occurrence),
+                listener::DEFAULT_FILTER_CHAIN if occurrence == 0 => ChainLocator::Default,
+                _ => return Ok(None),
+            };
+            let Some(patch) = patches.iter().find(|p| p.locator == locator) else {
+                return Ok(None);
+            };
+            match patch_chain(chain, patch, http_filter) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(e) => {
+                    failed.push((locator, e));
+                    Ok(None)
+                }
+            }
+        });
+    match rebuilt {
+        Ok(bytes) => ListenerPatch { bytes, failed },
+        // The listener decoded as a view, so its records parse; keep it whole regardless.
+        Err(e) => ListenerPatch {
+            bytes: None,
+            failed: patches.iter().map(|p| (p.locator, e.clone())).collect(),
+        },
+    }
+}
+
+fn patch_chain(chain: &[u8], patch: &ChainPatch, http_filter: &[u8]) -> Result<Vec<u8>, WireError> {
+    let mut found = false;
+    let rebuilt =
+        wire::rewrite_len_fields::<WireError>(chain, |number, occurrence, network_filter| {
+            if number != filter_chain::FILTERS || occurrence != patch.hcm_filter {
+                return Ok(None);
+            }
+            found = true;
+            wire::rewrite_single(network_filter, filter::TYPED_CONFIG, |any| {
+                wire::rewrite_single(any, filter::ANY_VALUE, |hcm| {
+                    super::hcm::patch(hcm, &patch.insertion, http_filter)
+                })
+            })
+            .map(Some)
+        })?;
+    match (found, rebuilt) {
+        (true, Some(bytes)) => Ok(bytes),
+        _ => Err(WireError::Missing {
+            number: filter_chain::FILTERS,
+        }),
+    }
+}

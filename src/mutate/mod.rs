@@ -1,0 +1,193 @@
+//! Mutation: carries the decisions out, one module per resource kind.
+//!
+//! Every change is a wire-level splice (`crate::wire`) into the original bytes, so what the
+//! hook does not change cannot change, and fields newer than our Envoy API survive inside the
+//! resources it does change. The pieces the hook adds (the filter, the per-route config, the
+//! processor cluster) are built once from the configuration, as [`Artifacts`], and copied in.
+
+pub mod cluster;
+pub mod hcm;
+pub mod listener;
+pub mod route;
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster as cluster_pb};
+use envoy_types::pb::envoy::config::core::v3::{
+    Address, GrpcService, Http2ProtocolOptions, Pipe, address, grpc_service,
+};
+use envoy_types::pb::envoy::config::endpoint::v3::{
+    ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
+};
+use envoy_types::pb::envoy::config::route::v3::FilterConfig;
+use envoy_types::pb::envoy::extensions::filters::http::ext_proc::v3::{
+    ExternalProcessor, MetadataOptions, ProcessingMode, metadata_options, processing_mode,
+};
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+    HttpFilter, http_filter,
+};
+use envoy_types::pb::envoy::extensions::upstreams::http::v3::{
+    HttpProtocolOptions, http_protocol_options,
+};
+use envoy_types::pb::google::protobuf::{Any, Duration, UInt32Value};
+use prost::{Message, Name};
+
+use crate::config::ExtProcConfig;
+use crate::xds::names;
+
+/// Route metadata namespace the AI Gateway's processor reads the route name from.
+pub const ROUTE_METADATA_NAMESPACE: &str = "aigateway.envoy.io";
+/// Key of the route name in [`ROUTE_METADATA_NAMESPACE`].
+pub const ROUTE_NAME_KEY: &str = "aigw_route_name";
+/// Key of the upstream HTTP protocol options in a cluster's extension protocol options.
+pub const HTTP_PROTOCOL_OPTIONS_KEY: &str =
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+/// Per-connection buffer of the processor cluster: bodies are buffered to the processor.
+const PROCESSOR_BUFFER_LIMIT_BYTES: u32 = 50 << 20;
+
+/// Everything the hook inserts, encoded once per configuration.
+#[derive(Debug, Clone)]
+pub struct Artifacts {
+    /// Name of the processor filter, and key of its per-route config.
+    pub filter_name: String,
+    /// The encoded `HttpFilter` (disabled; routes enable it).
+    pub http_filter: Vec<u8>,
+    /// The encoded `Any` holding an `envoy.config.route.v3.FilterConfig` that enables the filter.
+    pub enable_on_route: Vec<u8>,
+    /// Name of the processor cluster.
+    pub cluster_name: String,
+    /// The encoded processor cluster.
+    pub cluster: Bytes,
+}
+
+impl Artifacts {
+    /// Builds the artefacts for a configuration.
+    pub fn new(config: &ExtProcConfig) -> Self {
+        Self {
+            filter_name: config.filter_name.clone(),
+            http_filter: http_filter(config).encode_to_vec(),
+            enable_on_route: to_any(&FilterConfig {
+                config: Some(Any::default()),
+                ..FilterConfig::default()
+            })
+            .encode_to_vec(),
+            cluster_name: config.cluster_name.clone(),
+            cluster: processor_cluster(config).encode_to_vec().into(),
+        }
+    }
+}
+
+fn to_any<M: Message + Name>(message: &M) -> Any {
+    Any {
+        type_url: format!("{}{}", names::TYPE_URL_PREFIX, M::full_name()),
+        value: message.encode_to_vec(),
+    }
+}
+
+fn duration(d: std::time::Duration) -> Duration {
+    Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+fn envoy_grpc(cluster_name: &str) -> GrpcService {
+    GrpcService {
+        target_specifier: Some(grpc_service::TargetSpecifier::EnvoyGrpc(
+            grpc_service::EnvoyGrpc {
+                cluster_name: cluster_name.to_owned(),
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+/// The downstream processor: headers sent, bodies buffered, trailers skipped, disabled until a
+/// route enables it.
+fn http_filter(config: &ExtProcConfig) -> HttpFilter {
+    use processing_mode::{BodySendMode, HeaderSendMode};
+    let processor = ExternalProcessor {
+        grpc_service: Some(envoy_grpc(&config.cluster_name)),
+        processing_mode: Some(ProcessingMode {
+            request_header_mode: HeaderSendMode::Send.into(),
+            response_header_mode: HeaderSendMode::Send.into(),
+            request_body_mode: BodySendMode::Buffered.into(),
+            response_body_mode: BodySendMode::Buffered.into(),
+            request_trailer_mode: HeaderSendMode::Skip.into(),
+            response_trailer_mode: HeaderSendMode::Skip.into(),
+        }),
+        message_timeout: Some(duration(config.message_timeout)),
+        allow_mode_override: true,
+        metadata_options: Some(MetadataOptions {
+            receiving_namespaces: Some(metadata_options::MetadataNamespaces {
+                untyped: vec![config.metadata_namespace.clone()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    HttpFilter {
+        name: config.filter_name.clone(),
+        disabled: true,
+        config_type: Some(http_filter::ConfigType::TypedConfig(to_any(&processor))),
+        ..Default::default()
+    }
+}
+
+/// The cluster that reaches the processor over a Unix socket, with HTTP/2.
+fn processor_cluster(config: &ExtProcConfig) -> Cluster {
+    use http_protocol_options::{UpstreamProtocolOptions, explicit_http_config::ProtocolConfig};
+    let protocol = HttpProtocolOptions {
+        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
+            http_protocol_options::ExplicitHttpConfig {
+                protocol_config: Some(ProtocolConfig::Http2ProtocolOptions(Http2ProtocolOptions {
+                    initial_connection_window_size: Some(UInt32Value { value: 1 << 20 }),
+                    initial_stream_window_size: Some(UInt32Value { value: 64 << 10 }),
+                    ..Default::default()
+                })),
+            },
+        )),
+        ..Default::default()
+    };
+    let endpoint = LbEndpoint {
+        host_identifier: Some(lb_endpoint::HostIdentifier::Endpoint(Endpoint {
+            address: Some(Address {
+                address: Some(address::Address::Pipe(Pipe {
+                    path: config.socket_path.clone(),
+                    mode: 0,
+                })),
+            }),
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    Cluster {
+        name: config.cluster_name.clone(),
+        cluster_discovery_type: Some(cluster_pb::ClusterDiscoveryType::Type(
+            cluster_pb::DiscoveryType::Static.into(),
+        )),
+        connect_timeout: Some(Duration {
+            seconds: 10,
+            nanos: 0,
+        }),
+        per_connection_buffer_limit_bytes: Some(UInt32Value {
+            value: PROCESSOR_BUFFER_LIMIT_BYTES,
+        }),
+        typed_extension_protocol_options: HashMap::from([(
+            HTTP_PROTOCOL_OPTIONS_KEY.to_owned(),
+            to_any(&protocol),
+        )]),
+        load_assignment: Some(ClusterLoadAssignment {
+            cluster_name: config.cluster_name.clone(),
+            endpoints: vec![LocalityLbEndpoints {
+                lb_endpoints: vec![endpoint],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

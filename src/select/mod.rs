@@ -1,0 +1,304 @@
+//! Selection: configuration + index → decisions, each with its reason.
+//!
+//! This is the only place that decides. Routes are selected by their HTTPRoute's annotation
+//! (and optionally their Gateway's namespace or opt-in annotation); a chain is patched when
+//! its route configuration has a selected route; a route configuration is patched when it
+//! has one. Mutators only carry decisions out, and the report only renders them, so `explain`
+//! and the logs can never disagree with what was done.
+
+pub mod order;
+
+use std::fmt;
+
+use crate::config::SelectionConfig;
+use crate::index::{
+    Annotation, ChainKind, HttpChain, Index, Owner, Ownership, RouteEntry, Unusable,
+    VirtualHostEntry,
+};
+pub use order::{Conflict, Placement};
+
+/// Every decision for one request; vectors run parallel to the index's.
+#[derive(Debug, Default)]
+pub struct Decisions {
+    /// Per listener, per chain (in the index's chain order).
+    pub listeners: Vec<Vec<ChainDecision>>,
+    /// Per route configuration.
+    pub route_configs: Vec<RouteConfigDecision>,
+}
+
+/// What happens to one filter chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainDecision {
+    /// Insert the processor filter here.
+    Patch(Insertion),
+    /// The processor filter is already there (the input is our own output): nothing to do.
+    AlreadyPatched,
+    /// Left as is.
+    Skip(ChainSkip),
+}
+
+/// How to patch one HCM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Insertion {
+    /// Position in `http_filters`, and any conflict in the existing order.
+    pub placement: Placement,
+    /// Whether `scheme_header_transformation.match_upstream` must be set.
+    pub set_match_upstream: bool,
+}
+
+/// Why a chain is left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainSkip {
+    /// Not HTTP; the network filters found.
+    NoHcm(Vec<String>),
+    /// HTTP, but not patchable.
+    Unusable(Unusable),
+    /// RDS names a route configuration the request does not contain.
+    MissingRouteConfig(String),
+    /// Its route configuration cannot be read.
+    MalformedRouteConfig(String),
+    /// Its route configuration has no selected route.
+    NoSelectedRoutes(String),
+    /// Chosen for patching, but its bytes could not be edited; left as it came.
+    Unpatchable(String),
+}
+
+impl fmt::Display for ChainSkip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChainSkip::NoHcm(filters) if filters.is_empty() => f.write_str("no network filters"),
+            ChainSkip::NoHcm(filters) => {
+                write!(f, "no HCM (network filters: {})", filters.join(", "))
+            }
+            ChainSkip::Unusable(u) => u.fmt(f),
+            ChainSkip::MissingRouteConfig(name) => {
+                write!(f, "route config {name:?} is not in the request")
+            }
+            ChainSkip::MalformedRouteConfig(name) => {
+                write!(f, "route config {name:?} is malformed")
+            }
+            ChainSkip::NoSelectedRoutes(name) => {
+                write!(f, "route config {name:?} has no selected route")
+            }
+            ChainSkip::Unpatchable(e) => write!(f, "left as is, cannot edit: {e}"),
+        }
+    }
+}
+
+/// Decisions for one route configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteConfigDecision {
+    /// Per virtual host, per route.
+    pub virtual_hosts: Vec<Vec<RouteDecision>>,
+    /// How many routes are selected.
+    pub selected: usize,
+}
+
+/// What happens to one route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteDecision {
+    /// Enable the processor here; the value is the route name given to it (`namespace/name`).
+    Selected(String),
+    /// Left as is.
+    NotSelected(NotSelected),
+}
+
+/// Why a route is not processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSelected {
+    /// No `envoy-gateway` metadata on the route.
+    NoOwner,
+    /// The route's metadata is malformed.
+    MalformedOwner(String),
+    /// The HTTPRoute lacks the annotation.
+    NotAnnotated,
+    /// The annotation is present but `false` or not a string.
+    AnnotationOff(String),
+    /// Gateway scoping is configured and the virtual host names no Gateway.
+    GatewayUnknown,
+    /// The Gateway's metadata is malformed.
+    GatewayMalformed(String),
+    /// The Gateway's namespace is not allowed.
+    NamespaceNotAllowed(String),
+    /// The Gateway lacks the opt-in annotation.
+    GatewayNotOptedIn(String),
+}
+
+impl fmt::Display for NotSelected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotSelected::NoOwner => f.write_str("route has no envoy-gateway metadata"),
+            NotSelected::MalformedOwner(e) => write!(f, "route metadata: {e}"),
+            NotSelected::NotAnnotated => f.write_str("HTTPRoute is not annotated"),
+            NotSelected::AnnotationOff(v) => write!(f, "HTTPRoute annotation is {v}"),
+            NotSelected::GatewayUnknown => {
+                f.write_str("virtual host has no Gateway metadata, and Gateway scoping is on")
+            }
+            NotSelected::GatewayMalformed(e) => write!(f, "virtual host metadata: {e}"),
+            NotSelected::NamespaceNotAllowed(ns) => {
+                write!(
+                    f,
+                    "Gateway namespace {ns:?} is not in selection.gatewayNamespaces"
+                )
+            }
+            NotSelected::GatewayNotOptedIn(gw) => {
+                write!(f, "Gateway {gw} lacks the opt-in annotation")
+            }
+        }
+    }
+}
+
+/// Decides everything for one request.
+pub fn decide(config: &SelectionConfig, filter_name: &str, index: &Index) -> Decisions {
+    let route_configs: Vec<RouteConfigDecision> = index
+        .route_configs
+        .iter()
+        .map(|rc| match &rc.virtual_hosts {
+            Ok(vhosts) => decide_route_config(config, vhosts),
+            Err(_) => RouteConfigDecision::default(),
+        })
+        .collect();
+    let listeners = index
+        .listeners
+        .iter()
+        .map(|listener| match &listener.chains {
+            Ok(chains) => chains
+                .iter()
+                .map(|chain| decide_chain(&chain.kind, filter_name, index, &route_configs))
+                .collect(),
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    Decisions {
+        listeners,
+        route_configs,
+    }
+}
+
+fn decide_route_config(
+    config: &SelectionConfig,
+    vhosts: &[VirtualHostEntry],
+) -> RouteConfigDecision {
+    let mut selected = 0;
+    let virtual_hosts = vhosts
+        .iter()
+        .map(|vhost| {
+            let gateway = gateway_gate(config, &vhost.gateway);
+            vhost
+                .routes
+                .iter()
+                .map(|route| {
+                    let decision = decide_route(config, route, gateway.as_ref());
+                    selected += usize::from(matches!(decision, RouteDecision::Selected(_)));
+                    decision
+                })
+                .collect()
+        })
+        .collect();
+    RouteConfigDecision {
+        virtual_hosts,
+        selected,
+    }
+}
+
+/// Whether the virtual host's Gateway passes the configured scoping; `Err` says why not.
+fn gateway_gate(config: &SelectionConfig, gateway: &Ownership) -> Result<(), NotSelected> {
+    if config.gateway_namespaces.is_none() && config.gateway_annotation.is_none() {
+        return Ok(());
+    }
+    let owner = match gateway {
+        Ownership::Owned(owner) => owner,
+        Ownership::Unknown => return Err(NotSelected::GatewayUnknown),
+        Ownership::Malformed(e) => return Err(NotSelected::GatewayMalformed(e.clone())),
+    };
+    if let Some(allowed) = &config.gateway_namespaces
+        && !allowed.contains(&owner.namespace)
+    {
+        return Err(NotSelected::NamespaceNotAllowed(owner.namespace.clone()));
+    }
+    if let Some(key) = &config.gateway_annotation
+        && !owner
+            .annotations
+            .get(key)
+            .is_some_and(Annotation::is_enabled)
+    {
+        return Err(NotSelected::GatewayNotOptedIn(owner.qualified_name()));
+    }
+    Ok(())
+}
+
+fn decide_route(
+    config: &SelectionConfig,
+    route: &RouteEntry,
+    gateway: Result<&(), &NotSelected>,
+) -> RouteDecision {
+    let owner: &Owner = match &route.owner {
+        Ownership::Owned(owner) => owner,
+        Ownership::Unknown => return RouteDecision::NotSelected(NotSelected::NoOwner),
+        Ownership::Malformed(e) => {
+            return RouteDecision::NotSelected(NotSelected::MalformedOwner(e.clone()));
+        }
+    };
+    match owner.annotations.get(&config.route_annotation) {
+        None => return RouteDecision::NotSelected(NotSelected::NotAnnotated),
+        Some(value) if !value.is_enabled() => {
+            let shown = match value {
+                Annotation::Text(t) => format!("{t:?}"),
+                Annotation::Other(kind) => (*kind).to_owned(),
+            };
+            return RouteDecision::NotSelected(NotSelected::AnnotationOff(shown));
+        }
+        Some(_) => {}
+    }
+    match gateway {
+        Ok(()) => RouteDecision::Selected(owner.qualified_name()),
+        Err(reason) => RouteDecision::NotSelected(reason.clone()),
+    }
+}
+
+fn decide_chain(
+    kind: &ChainKind,
+    filter_name: &str,
+    index: &Index,
+    route_configs: &[RouteConfigDecision],
+) -> ChainDecision {
+    let http = match kind {
+        ChainKind::Http(http) => http,
+        ChainKind::NoHcm(filters) => return ChainDecision::Skip(ChainSkip::NoHcm(filters.clone())),
+        ChainKind::Unusable(u) => return ChainDecision::Skip(ChainSkip::Unusable(u.clone())),
+    };
+    let positions = index.route_configs_named(&http.route_config);
+    if positions.is_empty() {
+        return ChainDecision::Skip(ChainSkip::MissingRouteConfig(http.route_config.clone()));
+    }
+    let readable: Vec<usize> = positions
+        .iter()
+        .copied()
+        .filter(|p| {
+            index
+                .route_configs
+                .get(*p)
+                .is_some_and(|rc| rc.virtual_hosts.is_ok())
+        })
+        .collect();
+    if readable.is_empty() {
+        return ChainDecision::Skip(ChainSkip::MalformedRouteConfig(http.route_config.clone()));
+    }
+    let selected = readable
+        .iter()
+        .any(|p| route_configs.get(*p).is_some_and(|d| d.selected > 0));
+    if !selected {
+        return ChainDecision::Skip(ChainSkip::NoSelectedRoutes(http.route_config.clone()));
+    }
+    if http.http_filters.iter().any(|f| f.name == filter_name) {
+        return ChainDecision::AlreadyPatched;
+    }
+    ChainDecision::Patch(insertion(http))
+}
+
+fn insertion(http: &HttpChain) -> Insertion {
+    Insertion {
+        placement: order::placement(&http.http_filters),
+        set_match_upstream: !http.match_upstream,
+    }
+}

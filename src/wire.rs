@@ -1,0 +1,355 @@
+//! The protobuf wire format, read and spliced without a schema.
+//!
+//! The hook must hand back every resource it does not change byte for byte, and must keep
+//! fields newer than our compiled Envoy API in the resources it does change. Decoding into
+//! typed structs and re-encoding would lose both. So edits happen here, on the wire: a message
+//! is rebuilt by copying every record verbatim except the few on the path to the change, whose
+//! length prefixes are recomputed. Only the bytes on that path are ever rewritten.
+//!
+//! This module knows nothing of Envoy; it only walks records (`Fields`) and writes them.
+
+use prost::encoding::{
+    DecodeContext, WireType, decode_key, decode_varint, encode_key, encode_varint, skip_field,
+};
+
+/// What is wrong with bytes that were supposed to be a protobuf message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The bytes do not parse as protobuf records.
+    #[error("malformed protobuf at byte {offset}: {reason}")]
+    Malformed {
+        /// Offset of the record that failed, from the start of the message.
+        offset: usize,
+        /// What the parser found.
+        reason: String,
+    },
+    /// A singular field appears more than once; protobuf merges such records, and editing
+    /// one of them in place would change the merged meaning.
+    #[error("field {number} is split over {count} records")]
+    Split {
+        /// Field number.
+        number: u32,
+        /// How many records carry it.
+        count: usize,
+    },
+    /// A field the edit needs is absent.
+    #[error("field {number} is missing")]
+    Missing {
+        /// Field number.
+        number: u32,
+    },
+}
+
+/// One record of a message: its field number, wire type and where its bytes are.
+#[derive(Debug, Clone, Copy)]
+pub struct Field<'a> {
+    /// The field number.
+    pub number: u32,
+    /// The wire type of the record.
+    pub wire_type: WireType,
+    /// The whole record, key included, as it appears in the message.
+    pub record: &'a [u8],
+    /// The value: for length-delimited records, the content after the length prefix.
+    pub payload: &'a [u8],
+}
+
+impl Field<'_> {
+    /// The value of a varint record, if this is one.
+    pub fn varint(&self) -> Option<u64> {
+        if self.wire_type != WireType::Varint {
+            return None;
+        }
+        decode_varint(&mut &self.payload[..]).ok()
+    }
+}
+
+/// Iterator over the records of one message, in wire order. Stops after the first error.
+#[derive(Debug, Clone)]
+pub struct Fields<'a> {
+    rest: &'a [u8],
+    offset: usize,
+    failed: bool,
+}
+
+/// Walks the top-level records of `message`.
+pub fn fields(message: &[u8]) -> Fields<'_> {
+    Fields {
+        rest: message,
+        offset: 0,
+        failed: false,
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<Field<'a>, WireError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.rest.is_empty() {
+            return None;
+        }
+        match split_record(self.rest) {
+            Ok((field, rest)) => {
+                self.offset += field.record.len();
+                self.rest = rest;
+                Some(Ok(field))
+            }
+            Err(reason) => {
+                self.failed = true;
+                Some(Err(WireError::Malformed {
+                    offset: self.offset,
+                    reason,
+                }))
+            }
+        }
+    }
+}
+
+/// Splits the first record off `buf`.
+fn split_record(buf: &[u8]) -> Result<(Field<'_>, &[u8]), String> {
+    let mut cursor = buf;
+    let (number, wire_type) = decode_key(&mut cursor).map_err(|e| e.to_string())?;
+    let key_len = buf.len() - cursor.len();
+    let (payload_start, payload_len) = match wire_type {
+        WireType::Varint => {
+            decode_varint(&mut cursor).map_err(|e| e.to_string())?;
+            (key_len, buf.len() - cursor.len() - key_len)
+        }
+        WireType::SixtyFourBit => (key_len, 8),
+        WireType::ThirtyTwoBit => (key_len, 4),
+        WireType::LengthDelimited => {
+            let len = decode_varint(&mut cursor).map_err(|e| e.to_string())?;
+            let len = usize::try_from(len).map_err(|_| "length overflows usize".to_owned())?;
+            (buf.len() - cursor.len(), len)
+        }
+        WireType::StartGroup => {
+            skip_field(wire_type, number, &mut cursor, DecodeContext::default())
+                .map_err(|e| e.to_string())?;
+            (key_len, buf.len() - cursor.len() - key_len)
+        }
+        WireType::EndGroup => return Err("unexpected end-group record".to_owned()),
+    };
+    let end = payload_start
+        .checked_add(payload_len)
+        .filter(|end| *end <= buf.len())
+        .ok_or_else(|| format!("field {number} runs past the end of the message"))?;
+    let (record, rest) = buf.split_at(end);
+    let payload = record.get(payload_start..).unwrap_or_default();
+    Ok((
+        Field {
+            number,
+            wire_type,
+            record,
+            payload,
+        },
+        rest,
+    ))
+}
+
+/// The payloads of every length-delimited record numbered `number`, in order.
+pub fn len_payloads(message: &[u8], number: u32) -> impl Iterator<Item = Result<&[u8], WireError>> {
+    fields(message).filter_map(move |field| match field {
+        Ok(f) if f.number == number && f.wire_type == WireType::LengthDelimited => {
+            Some(Ok(f.payload))
+        }
+        Ok(_) => None,
+        Err(e) => Some(Err(e)),
+    })
+}
+
+/// The payload of the singular length-delimited field `number`, refusing split records.
+pub fn single_len(message: &[u8], number: u32) -> Result<Option<&[u8]>, WireError> {
+    let mut found = None;
+    let mut count = 0;
+    for payload in len_payloads(message, number) {
+        found = Some(payload?);
+        count += 1;
+    }
+    if count > 1 {
+        return Err(WireError::Split { number, count });
+    }
+    Ok(found)
+}
+
+/// Appends a length-delimited record.
+pub fn put_len(out: &mut Vec<u8>, number: u32, payload: &[u8]) {
+    encode_key(number, WireType::LengthDelimited, out);
+    encode_varint(payload.len() as u64, out);
+    out.extend_from_slice(payload);
+}
+
+/// Appends a varint record.
+pub fn put_varint(out: &mut Vec<u8>, number: u32, value: u64) {
+    encode_key(number, WireType::Varint, out);
+    encode_varint(value, out);
+}
+
+/// Rebuilds `message`, letting `edit` replace the payload of any length-delimited record.
+///
+/// `edit` sees each such record with its occurrence index among records of the same number
+/// and returns `Some(new payload)` to replace it or `None` to keep it. Every other byte is
+/// copied as it was. Returns `None` when nothing was replaced, so callers can keep the
+/// original buffer (and its identity) instead of an equal copy.
+pub fn rewrite_len_fields<E>(
+    message: &[u8],
+    mut edit: impl FnMut(u32, usize, &[u8]) -> Result<Option<Vec<u8>>, E>,
+) -> Result<Option<Vec<u8>>, E>
+where
+    E: From<WireError>,
+{
+    let mut out: Option<Vec<u8>> = None;
+    let mut seen = Occurrences::default();
+    let mut copied_upto = 0;
+    for field in fields(message) {
+        let field = field?;
+        let start = copied_upto;
+        copied_upto += field.record.len();
+        if field.wire_type != WireType::LengthDelimited {
+            if let Some(out) = out.as_mut() {
+                out.extend_from_slice(field.record);
+            }
+            continue;
+        }
+        let occurrence = seen.next(field.number);
+        match edit(field.number, occurrence, field.payload)? {
+            Some(payload) => {
+                let out = out.get_or_insert_with(|| {
+                    let mut out = Vec::with_capacity(message.len() + 256);
+                    out.extend_from_slice(message.get(..start).unwrap_or_default());
+                    out
+                });
+                put_len(out, field.number, &payload);
+            }
+            None => {
+                if let Some(out) = out.as_mut() {
+                    out.extend_from_slice(field.record);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Rebuilds `message` with the payload of its one length-delimited field `number` replaced by
+/// `edit`'s result. A missing or split field is an error: there is no single place to edit.
+pub fn rewrite_single<E>(
+    message: &[u8],
+    number: u32,
+    edit: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
+) -> Result<Vec<u8>, E>
+where
+    E: From<WireError>,
+{
+    single_len(message, number)?.ok_or(WireError::Missing { number })?;
+    let mut edit = Some(edit);
+    let rebuilt = rewrite_len_fields(message, |n, _, payload| match (n == number, edit.take()) {
+        (true, Some(edit)) => edit(payload).map(Some),
+        (_, unused) => {
+            edit = unused;
+            Ok(None)
+        }
+    })?;
+    Ok(rebuilt.ok_or(WireError::Missing { number })?)
+}
+
+/// Counts records per field number, for occurrence indices.
+#[derive(Debug, Default)]
+pub struct Occurrences(Vec<(u32, usize)>);
+
+impl Occurrences {
+    /// Returns the occurrence index of the next record numbered `number`.
+    pub fn next(&mut self, number: u32) -> usize {
+        if let Some((_, count)) = self.0.iter_mut().find(|(n, _)| *n == number) {
+            let index = *count;
+            *count += 1;
+            index
+        } else {
+            self.0.push((number, 1));
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> Vec<u8> {
+        let mut m = Vec::new();
+        put_len(&mut m, 1, b"name");
+        put_varint(&mut m, 2, 300);
+        put_len(&mut m, 3, b"first");
+        m.extend_from_slice(&[0x25, 1, 2, 3, 4]); // field 4, fixed32
+        put_len(&mut m, 3, b"second");
+        m
+    }
+
+    #[test]
+    fn walks_every_record_in_order() {
+        let m = message();
+        let numbers: Vec<u32> = fields(&m)
+            .map(|f| f.map(|f| f.number))
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(numbers, [1, 2, 3, 4, 3]);
+        let total: usize = fields(&m).map(|f| f.unwrap().record.len()).sum();
+        assert_eq!(total, m.len());
+    }
+
+    #[test]
+    fn reads_varints_and_payloads() {
+        let m = message();
+        let f: Vec<Field<'_>> = fields(&m).collect::<Result<_, _>>().unwrap();
+        assert_eq!(f[1].varint(), Some(300));
+        assert_eq!(f[4].payload, b"second");
+        assert_eq!(f[3].payload, [1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn truncated_message_is_an_error_not_a_panic() {
+        let m = message();
+        for cut in 1..m.len() {
+            let _ = fields(&m[..cut]).count();
+        }
+        let err = fields(&m[..m.len() - 1]).find_map(Result::err).unwrap();
+        assert!(
+            matches!(err, WireError::Malformed { offset: 21, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rewrite_replaces_only_the_chosen_occurrence() {
+        let m = message();
+        let out = rewrite_len_fields::<WireError>(&m, |n, i, _| {
+            Ok((n == 3 && i == 1).then(|| b"2nd".to_vec()))
+        })
+        .unwrap()
+        .unwrap();
+        let mut expected = m[..m.len() - 8].to_vec();
+        put_len(&mut expected, 3, b"2nd");
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn rewrite_without_edits_returns_none() {
+        let m = message();
+        assert_eq!(
+            rewrite_len_fields::<WireError>(&m, |_, _, _| Ok(None)).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn single_len_refuses_split_records() {
+        let m = message();
+        assert_eq!(single_len(&m, 1).unwrap(), Some(&b"name"[..]));
+        assert_eq!(single_len(&m, 9).unwrap(), None);
+        assert_eq!(
+            single_len(&m, 3),
+            Err(WireError::Split {
+                number: 3,
+                count: 2
+            })
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! The slice of the Envoy API that the hook reads, as partial prost messages.
+//!
+//! Each view declares only the fields a decision needs; prost skips the rest without
+//! allocating, and `Bytes` fields decoded from a `Bytes` buffer are slices of it. So indexing
+//! a fleet costs a walk over its bytes, not a typed copy of it. Views are read-only: changes
+//! are made on the wire (`crate::wire`), never by re-encoding a view, which would drop every
+//! field it does not declare. Field numbers are Envoy's (envoy-types 0.7, API v3).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+/// Well-known names and type URLs the hook recognises by structure.
+pub mod names {
+    /// Filter name EG (and everyone) gives the HTTP connection manager.
+    pub const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
+    /// Message type of the HTTP connection manager's typed_config.
+    pub const HCM_TYPE: &str =
+        "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+    /// Filter metadata namespace where EG records which Kubernetes object produced a resource.
+    pub const EG_METADATA: &str = "envoy-gateway";
+    /// Name prefix of HTTP filters; EG appends the filter type and an optional suffix.
+    pub const HTTP_FILTER_PREFIX: &str = "envoy.filters.http.";
+    /// Package prefix of HTTP filter config types, used when a filter's name says nothing.
+    pub const HTTP_FILTER_TYPE_PREFIX: &str = "envoy.extensions.filters.http.";
+    /// Type URL prefix for `Any` values we create.
+    pub const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
+}
+
+/// The message type named by an `Any` type URL (everything after the last `/`).
+pub fn type_name(type_url: &str) -> &str {
+    type_url.rsplit('/').next().unwrap_or(type_url)
+}
+
+/// A message whose content is irrelevant; only its presence counts.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Present {}
+
+/// `google.protobuf.Any`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AnyView {
+    /// Type URL.
+    #[prost(string, tag = "1")]
+    pub type_url: String,
+    /// Encoded message.
+    #[prost(bytes = "bytes", tag = "2")]
+    pub value: Bytes,
+}
+
+/// `google.protobuf.Any` when only the type matters.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AnyTypeView {
+    /// Type URL.
+    #[prost(string, tag = "1")]
+    pub type_url: String,
+}
+
+/// `envoy.config.listener.v3.Listener`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ListenerView {
+    /// Listener name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Filter chains, in order.
+    #[prost(message, repeated, tag = "3")]
+    pub filter_chains: Vec<FilterChainView>,
+    /// The chain used when no filter chain matches.
+    #[prost(message, optional, tag = "25")]
+    pub default_filter_chain: Option<FilterChainView>,
+}
+
+/// Listener field numbers used when editing.
+pub mod listener {
+    /// `filter_chains`.
+    pub const FILTER_CHAINS: u32 = 3;
+    /// `default_filter_chain`.
+    pub const DEFAULT_FILTER_CHAIN: u32 = 25;
+}
+
+/// `envoy.config.listener.v3.FilterChain`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FilterChainView {
+    /// Network filters, in order.
+    #[prost(message, repeated, tag = "3")]
+    pub filters: Vec<NetworkFilterView>,
+    /// Chain name (EG sets it; Envoy does not require it).
+    #[prost(string, tag = "7")]
+    pub name: String,
+}
+
+/// FilterChain field numbers used when editing.
+pub mod filter_chain {
+    /// `filters`.
+    pub const FILTERS: u32 = 3;
+}
+
+/// `envoy.config.listener.v3.Filter`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NetworkFilterView {
+    /// Filter name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Inline configuration.
+    #[prost(message, optional, tag = "4")]
+    pub typed_config: Option<AnyView>,
+    /// Configuration delivered by ECDS instead.
+    #[prost(message, optional, tag = "5")]
+    pub config_discovery: Option<Present>,
+}
+
+/// Filter / HttpFilter field numbers used when editing.
+pub mod filter {
+    /// `typed_config`.
+    pub const TYPED_CONFIG: u32 = 4;
+    /// `google.protobuf.Any.value`.
+    pub const ANY_VALUE: u32 = 2;
+}
+
+/// `envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HcmView {
+    /// Route configuration by RDS.
+    #[prost(message, optional, tag = "3")]
+    pub rds: Option<RdsView>,
+    /// Inline route configuration.
+    #[prost(message, optional, tag = "4")]
+    pub route_config: Option<Present>,
+    /// Scoped routes.
+    #[prost(message, optional, tag = "31")]
+    pub scoped_routes: Option<Present>,
+    /// HTTP filters, in order.
+    #[prost(message, repeated, tag = "5")]
+    pub http_filters: Vec<HttpFilterView>,
+    /// How the `:scheme` header is rewritten.
+    #[prost(message, optional, tag = "48")]
+    pub scheme_header_transformation: Option<SchemeHeaderTransformationView>,
+}
+
+/// HttpConnectionManager field numbers used when editing.
+pub mod hcm {
+    /// `http_filters`.
+    pub const HTTP_FILTERS: u32 = 5;
+    /// `scheme_header_transformation`.
+    pub const SCHEME_HEADER_TRANSFORMATION: u32 = 48;
+    /// `SchemeHeaderTransformation.match_upstream`.
+    pub const MATCH_UPSTREAM: u32 = 2;
+}
+
+/// `...http_connection_manager.v3.Rds`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RdsView {
+    /// Name of the RouteConfiguration to fetch.
+    #[prost(string, tag = "2")]
+    pub route_config_name: String,
+}
+
+/// `...http_connection_manager.v3.HttpFilter`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HttpFilterView {
+    /// Filter name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Inline configuration (only its type is read).
+    #[prost(message, optional, tag = "4")]
+    pub typed_config: Option<AnyTypeView>,
+}
+
+/// `envoy.config.core.v3.SchemeHeaderTransformation`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SchemeHeaderTransformationView {
+    /// `match_upstream`.
+    #[prost(bool, tag = "2")]
+    pub match_upstream: bool,
+}
+
+/// `envoy.config.route.v3.RouteConfiguration`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RouteConfigurationView {
+    /// Name, referenced by HCMs' RDS.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Virtual hosts, in order.
+    #[prost(message, repeated, tag = "2")]
+    pub virtual_hosts: Vec<VirtualHostView>,
+}
+
+/// RouteConfiguration field numbers used when editing.
+pub mod route_configuration {
+    /// `virtual_hosts`.
+    pub const VIRTUAL_HOSTS: u32 = 2;
+}
+
+/// `envoy.config.route.v3.VirtualHost`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct VirtualHostView {
+    /// Name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Routes, in order.
+    #[prost(message, repeated, tag = "3")]
+    pub routes: Vec<RouteView>,
+    /// Metadata; EG records the Gateway here.
+    #[prost(message, optional, tag = "24")]
+    pub metadata: Option<MetadataView>,
+}
+
+/// VirtualHost field numbers used when editing.
+pub mod virtual_host {
+    /// `routes`.
+    pub const ROUTES: u32 = 3;
+}
+
+/// `envoy.config.route.v3.Route`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RouteView {
+    /// Name.
+    #[prost(string, tag = "14")]
+    pub name: String,
+    /// Metadata; EG records the HTTPRoute here.
+    #[prost(message, optional, tag = "4")]
+    pub metadata: Option<MetadataView>,
+    /// Per-filter configuration, by filter name (only the keys are read).
+    #[prost(map = "string, message", tag = "13")]
+    pub typed_per_filter_config: HashMap<String, Present>,
+    /// Forwarding action.
+    #[prost(message, optional, tag = "2")]
+    pub route: Option<RouteActionView>,
+}
+
+/// Route field numbers used when editing.
+pub mod route {
+    /// `metadata`.
+    pub const METADATA: u32 = 4;
+    /// `typed_per_filter_config`.
+    pub const TYPED_PER_FILTER_CONFIG: u32 = 13;
+}
+
+/// `envoy.config.route.v3.RouteAction`: where the route sends traffic.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RouteActionView {
+    /// `cluster_specifier.cluster`.
+    #[prost(string, optional, tag = "1")]
+    pub cluster: Option<String>,
+    /// `cluster_specifier.cluster_header`.
+    #[prost(string, optional, tag = "2")]
+    pub cluster_header: Option<String>,
+    /// `cluster_specifier.weighted_clusters`.
+    #[prost(message, optional, tag = "3")]
+    pub weighted_clusters: Option<WeightedClustersView>,
+}
+
+/// `envoy.config.route.v3.WeightedCluster`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WeightedClustersView {
+    /// Weighted targets.
+    #[prost(message, repeated, tag = "1")]
+    pub clusters: Vec<ClusterWeightView>,
+}
+
+/// `envoy.config.route.v3.WeightedCluster.ClusterWeight`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ClusterWeightView {
+    /// Cluster name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+}
+
+/// `envoy.config.core.v3.Metadata`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MetadataView {
+    /// Untyped metadata by namespace.
+    #[prost(map = "string, message", tag = "1")]
+    pub filter_metadata: HashMap<String, prost_types::Struct>,
+}
+
+/// Metadata field numbers used when editing.
+pub mod metadata {
+    /// `filter_metadata`.
+    pub const FILTER_METADATA: u32 = 1;
+    /// Map entry `key`.
+    pub const MAP_KEY: u32 = 1;
+    /// Map entry `value`.
+    pub const MAP_VALUE: u32 = 2;
+}
+
+/// `envoy.config.cluster.v3.Cluster`, for its name only.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ClusterNameView {
+    /// Cluster name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+}

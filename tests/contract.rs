@@ -1,0 +1,187 @@
+//! The hand-written wire structs match the contract in `proto/` field for field.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use prost_reflect::{Kind, MessageDescriptor};
+use xds_hook::format::descriptor;
+
+/// (message, field name, number, expected Envoy type or None for our own messages)
+const FIELDS: &[(&str, &str, u32, Option<&str>)] = &[
+    (
+        "PostTranslateModifyRequest",
+        "post_translate_context",
+        1,
+        None,
+    ),
+    (
+        "PostTranslateModifyRequest",
+        "clusters",
+        2,
+        Some("envoy.config.cluster.v3.Cluster"),
+    ),
+    (
+        "PostTranslateModifyRequest",
+        "secrets",
+        3,
+        Some("envoy.extensions.transport_sockets.tls.v3.Secret"),
+    ),
+    (
+        "PostTranslateModifyRequest",
+        "listeners",
+        4,
+        Some("envoy.config.listener.v3.Listener"),
+    ),
+    (
+        "PostTranslateModifyRequest",
+        "routes",
+        5,
+        Some("envoy.config.route.v3.RouteConfiguration"),
+    ),
+    (
+        "PostTranslateModifyResponse",
+        "clusters",
+        1,
+        Some("envoy.config.cluster.v3.Cluster"),
+    ),
+    (
+        "PostTranslateModifyResponse",
+        "secrets",
+        2,
+        Some("envoy.extensions.transport_sockets.tls.v3.Secret"),
+    ),
+    (
+        "PostTranslateModifyResponse",
+        "listeners",
+        3,
+        Some("envoy.config.listener.v3.Listener"),
+    ),
+    (
+        "PostTranslateModifyResponse",
+        "routes",
+        4,
+        Some("envoy.config.route.v3.RouteConfiguration"),
+    ),
+    (
+        "PostRouteModifyRequest",
+        "route",
+        1,
+        Some("envoy.config.route.v3.Route"),
+    ),
+    ("PostRouteModifyRequest", "post_route_context", 2, None),
+    (
+        "PostRouteModifyResponse",
+        "route",
+        1,
+        Some("envoy.config.route.v3.Route"),
+    ),
+    (
+        "PostVirtualHostModifyRequest",
+        "virtual_host",
+        1,
+        Some("envoy.config.route.v3.VirtualHost"),
+    ),
+    (
+        "PostVirtualHostModifyResponse",
+        "virtual_host",
+        1,
+        Some("envoy.config.route.v3.VirtualHost"),
+    ),
+    (
+        "PostHTTPListenerModifyRequest",
+        "listener",
+        1,
+        Some("envoy.config.listener.v3.Listener"),
+    ),
+    (
+        "PostHTTPListenerModifyResponse",
+        "listener",
+        1,
+        Some("envoy.config.listener.v3.Listener"),
+    ),
+    (
+        "PostClusterModifyRequest",
+        "cluster",
+        1,
+        Some("envoy.config.cluster.v3.Cluster"),
+    ),
+    (
+        "PostClusterModifyResponse",
+        "cluster",
+        1,
+        Some("envoy.config.cluster.v3.Cluster"),
+    ),
+    (
+        "PostEndpointsModifyRequest",
+        "load_assignment",
+        1,
+        Some("envoy.config.endpoint.v3.ClusterLoadAssignment"),
+    ),
+    (
+        "PostEndpointsModifyResponse",
+        "load_assignment",
+        1,
+        Some("envoy.config.endpoint.v3.ClusterLoadAssignment"),
+    ),
+];
+
+fn message(name: &str) -> MessageDescriptor {
+    descriptor(&format!("envoygateway.extension.{name}")).unwrap()
+}
+
+#[test]
+fn proto_contract_has_the_numbers_and_types_the_wire_structs_assume() {
+    for (msg, field, number, envoy) in FIELDS {
+        let f = message(msg)
+            .get_field_by_name(field)
+            .unwrap_or_else(|| panic!("{msg}.{field} missing from proto/"));
+        assert_eq!(f.number(), *number, "{msg}.{field}");
+        match (f.kind(), envoy) {
+            (Kind::Message(m), Some(expected)) => {
+                assert_eq!(m.full_name(), *expected, "{msg}.{field}")
+            }
+            (Kind::Message(m), None) => assert!(
+                m.full_name().starts_with("envoygateway.extension."),
+                "{msg}.{field}"
+            ),
+            (other, _) => panic!("{msg}.{field} is {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn every_proto_field_is_covered_by_the_wire_structs() {
+    for msg in ["PostTranslateModifyRequest", "PostTranslateModifyResponse"] {
+        let declared: Vec<String> = message(msg).fields().map(|f| f.name().to_owned()).collect();
+        let covered: Vec<String> = FIELDS
+            .iter()
+            .filter(|f| f.0 == msg)
+            .map(|f| f.1.to_owned())
+            .collect();
+        assert_eq!(declared, covered, "{msg}");
+    }
+}
+
+#[test]
+fn service_has_the_six_eg_methods() {
+    let service = xds_hook::format::pool()
+        .unwrap()
+        .get_service_by_name("envoygateway.extension.EnvoyGatewayExtension")
+        .unwrap();
+    let methods: Vec<String> = service.methods().map(|m| m.name().to_owned()).collect();
+    assert_eq!(
+        methods,
+        [
+            "PostRouteModify",
+            "PostVirtualHostModify",
+            "PostHTTPListenerModify",
+            "PostClusterModify",
+            "PostEndpointsModify",
+            "PostTranslateModify"
+        ]
+    );
+}
