@@ -1,4 +1,8 @@
 //! Integration tests, one binary (see `autotests = false` in Cargo.toml).
 
+mod cli;
 mod contract;
+mod corpus;
+mod golden;
+mod passthrough;
 mod support;

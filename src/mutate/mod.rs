@@ -67,11 +67,10 @@ impl Artifacts {
         Self {
             filter_name: config.filter_name.clone(),
             http_filter: http_filter(config).encode_to_vec(),
-            enable_on_route: to_any(&FilterConfig {
-                config: Some(Any::default()),
-                ..FilterConfig::default()
-            })
-            .encode_to_vec(),
+            // No inner config: Envoy then only enables the filter on the route. (The Go
+            // reference sets an empty `Any`; Envoy reads both the same, but an empty `Any`
+            // has no proto3 JSON form, so captured outputs could not be rendered.)
+            enable_on_route: to_any(&FilterConfig::default()).encode_to_vec(),
             cluster_name: config.cluster_name.clone(),
             cluster: processor_cluster(config).encode_to_vec().into(),
         }

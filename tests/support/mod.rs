@@ -31,3 +31,156 @@ pub fn subdirs(dir: &Path) -> Vec<PathBuf> {
     dirs.sort();
     dirs
 }
+
+use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
+
+/// The response fed back as a request, as EG would on the next translation if it were
+/// to send our own output (used for idempotency checks).
+pub fn as_request(response: &PostTranslateModifyResponse) -> PostTranslateModifyRequest {
+    PostTranslateModifyRequest {
+        post_translate_context: None,
+        clusters: response.clusters.clone(),
+        secrets: response.secrets.clone(),
+        listeners: response.listeners.clone(),
+        routes: response.routes.clone(),
+    }
+}
+
+/// Whether golden files should be rewritten instead of compared.
+pub fn updating() -> bool {
+    std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
+}
+
+/// Compares `actual` with the golden file at `path` (or rewrites it under UPDATE_GOLDEN=1).
+/// Returns a readable diff on mismatch.
+pub fn check_golden(path: &Path, actual: &str) -> Result<(), String> {
+    if updating() {
+        std::fs::write(path, actual).unwrap();
+        return Ok(());
+    }
+    let expected = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+            path.display()
+        )
+    })?;
+    if expected == actual {
+        return Ok(());
+    }
+    let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
+        .unified_diff()
+        .header("expected", "actual")
+        .to_string();
+    Err(format!("{} differs:\n{diff}", path.display()))
+}
+
+/// Asserts that every input resource of every kind is in the response, in input order, and
+/// that resources the report says were not patched are byte-identical.
+pub fn assert_nothing_lost(
+    request: &PostTranslateModifyRequest,
+    response: &PostTranslateModifyResponse,
+) {
+    assert_eq!(
+        request.listeners.len(),
+        response.listeners.len(),
+        "listener count"
+    );
+    assert_eq!(
+        request.routes.len(),
+        response.routes.len(),
+        "route config count"
+    );
+    assert_eq!(request.secrets, response.secrets, "secrets");
+    assert!(
+        response.clusters.len() >= request.clusters.len(),
+        "cluster count"
+    );
+    assert_eq!(
+        request.clusters[..],
+        response.clusters[..request.clusters.len()],
+        "input clusters come back first, unchanged, in order"
+    );
+    let names = |list: &[bytes::Bytes]| -> Vec<Vec<u8>> {
+        list.iter()
+            .map(|r| {
+                xds_hook::wire::fields(r)
+                    .map_while(Result::ok)
+                    .find(|f| f.number == 1)
+                    .map(|f| f.payload.to_vec())
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    assert_eq!(
+        names(&request.listeners),
+        names(&response.listeners),
+        "listener order"
+    );
+    assert_eq!(
+        names(&request.routes),
+        names(&response.routes),
+        "route config order"
+    );
+}
+
+/// A path of (field number, occurrence) steps from a message down to a nested message.
+pub type Path_ = [(u32, usize)];
+
+/// Returns `message` with `record` appended inside the nested message at `path`.
+pub fn inject(message: &[u8], path: &Path_, record: &[u8]) -> Vec<u8> {
+    match path.split_first() {
+        None => {
+            let mut out = message.to_vec();
+            out.extend_from_slice(record);
+            out
+        }
+        Some((&(number, occurrence), rest)) => xds_hook::wire::rewrite_len_fields::<
+            xds_hook::wire::WireError,
+        >(message, |n, i, payload| {
+            Ok((n == number && i == occurrence).then(|| inject(payload, rest, record)))
+        })
+        .unwrap()
+        .unwrap_or_else(|| panic!("path step ({number}, {occurrence}) not found")),
+    }
+}
+
+/// The nested message at `path`.
+pub fn at<'a>(message: &'a [u8], path: &Path_) -> &'a [u8] {
+    match path.split_first() {
+        None => message,
+        Some((&(number, occurrence), rest)) => {
+            let payload = xds_hook::wire::len_payloads(message, number)
+                .nth(occurrence)
+                .unwrap_or_else(|| panic!("path step ({number}, {occurrence}) not found"))
+                .unwrap();
+            at(payload, rest)
+        }
+    }
+}
+
+/// Whether `message` has `record` among its top-level records.
+pub fn has_record(message: &[u8], record: &[u8]) -> bool {
+    xds_hook::wire::fields(message)
+        .map_while(Result::ok)
+        .any(|f| f.record == record)
+}
+
+/// Unknown-field records of several wire types, numbered far above anything Envoy uses.
+pub fn unknown_records() -> Vec<Vec<u8>> {
+    let mut varint = Vec::new();
+    xds_hook::wire::put_varint(&mut varint, 9001, 424242);
+    let mut len = Vec::new();
+    xds_hook::wire::put_len(&mut len, 9002, b"from-a-newer-envoy-api");
+    let mut fixed64 = Vec::new();
+    prost::encoding::encode_key(9003, prost::encoding::WireType::SixtyFourBit, &mut fixed64);
+    fixed64.extend_from_slice(&7u64.to_le_bytes());
+    let mut fixed32 = Vec::new();
+    prost::encoding::encode_key(9004, prost::encoding::WireType::ThirtyTwoBit, &mut fixed32);
+    fixed32.extend_from_slice(&9u32.to_le_bytes());
+    vec![varint, len, fixed64, fixed32]
+}
+
+/// Reads a request from a golden case's input.
+pub fn golden_request(case: &str) -> PostTranslateModifyRequest {
+    xds_hook::format::read_request(&repo().join("testdata").join(case).join("input.yaml")).unwrap()
+}

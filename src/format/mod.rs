@@ -8,6 +8,8 @@
 //!
 //! JSON cannot carry protobuf fields unknown to our compiled API; `.pb` keeps them.
 
+mod empty_any;
+
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -144,19 +146,28 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), FormatError> {
 
 /// Renders an encoded message of type `full_name` as canonical proto3 JSON.
 pub fn to_json(binary: &[u8], full_name: &str) -> Result<serde_json::Value, FormatError> {
-    let message = DynamicMessage::decode(descriptor(full_name)?, binary).map_err(|source| {
-        FormatError::Text {
+    let descriptor = descriptor(full_name)?;
+    let marked = empty_any::mark_untyped(binary, &descriptor).map_err(|e| FormatError::Text {
+        what: full_name.to_owned(),
+        message: e.to_string(),
+    })?;
+    let binary = marked.as_deref().unwrap_or(binary);
+    let message =
+        DynamicMessage::decode(descriptor, binary).map_err(|source| FormatError::Text {
             what: full_name.to_owned(),
             message: source.to_string(),
-        }
-    })?;
+        })?;
     let options = SerializeOptions::new().skip_default_fields(true);
-    message
+    let mut value = message
         .serialize_with_options(serde_json::value::Serializer, &options)
         .map_err(|e| FormatError::Text {
             what: full_name.to_owned(),
             message: e.to_string(),
-        })
+        })?;
+    if marked.is_some() {
+        empty_any::unmark_json(&mut value);
+    }
+    Ok(value)
 }
 
 /// Encodes canonical proto3 JSON as a message of type `full_name`.
@@ -165,8 +176,19 @@ pub fn text_to_binary(
     full_name: &str,
     what: &str,
 ) -> Result<Vec<u8>, FormatError> {
-    let message = deserialize_with_path(&descriptor(full_name)?, value, what)?;
-    Ok(message.encode_to_vec())
+    let descriptor = descriptor(full_name)?;
+    let mut value = value.clone();
+    let marked = empty_any::mark_json(&mut value, &descriptor);
+    let binary = deserialize_with_path(&descriptor, &value, what)?.encode_to_vec();
+    if marked == 0 {
+        return Ok(binary);
+    }
+    let blanked =
+        empty_any::blank_sentinels(&binary, &descriptor).map_err(|e| FormatError::Text {
+            what: what.to_owned(),
+            message: e.to_string(),
+        })?;
+    Ok(blanked.unwrap_or(binary))
 }
 
 fn deserialize_with_path(
@@ -196,7 +218,10 @@ fn encode_message(binary: &[u8], full_name: &str, format: Format) -> Result<Vec<
         }
         Format::Yaml => {
             let value = to_json(binary, full_name)?;
-            serde_saphyr::to_string(&value)
+            // Plain scalars only: type URLs are long, and folded ones are hard to grep.
+            let mut options = serde_saphyr::SerializerOptions::default();
+            options.prefer_block_scalars = false;
+            serde_saphyr::to_string_with_options(&value, options)
                 .map(String::into_bytes)
                 .map_err(|e| FormatError::Text {
                     what: full_name.to_owned(),
