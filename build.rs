@@ -44,8 +44,27 @@ fn main() -> BuildResult<()> {
     Ok(())
 }
 
-/// Finds the descriptor set shipped inside the resolved `envoy-types` package.
+/// The `envoy-types` version pinned in Cargo.toml (`=0.7.7`); its descriptors are read here.
+const ENVOY_TYPES_VERSION: &str = "0.7.7";
+
+/// Finds the descriptor set shipped inside the resolved `envoy-types` package: asks cargo
+/// where the package is (works with vendored or patched sources), and falls back to the
+/// registry cache when cargo cannot answer offline (a first `cargo build` has not downloaded
+/// dev-dependencies, which `cargo metadata` wants).
 fn envoy_descriptor_set(manifest_dir: &Path) -> BuildResult<FileDescriptorSet> {
+    let dir = match envoy_types_dir_from_metadata(manifest_dir) {
+        Ok(dir) => dir,
+        Err(metadata_error) => envoy_types_dir_from_registry().ok_or_else(|| {
+            format!("cannot locate envoy-types {ENVOY_TYPES_VERSION}: {metadata_error}")
+        })?,
+    };
+    let path = dir.join("src/generated/types.bin");
+    println!("cargo:rerun-if-changed={}", path.display());
+    let bytes = fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    Ok(FileDescriptorSet::decode(bytes.as_slice())?)
+}
+
+fn envoy_types_dir_from_metadata(manifest_dir: &Path) -> BuildResult<PathBuf> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let target = env::var("TARGET")?;
     let output = Command::new(cargo)
@@ -56,7 +75,7 @@ fn envoy_descriptor_set(manifest_dir: &Path) -> BuildResult<FileDescriptorSet> {
     if !output.status.success() {
         return Err(format!(
             "cargo metadata failed: {}",
-            String::from_utf8_lossy(&output.stderr)
+            String::from_utf8_lossy(&output.stderr).trim()
         )
         .into());
     }
@@ -69,13 +88,22 @@ fn envoy_descriptor_set(manifest_dir: &Path) -> BuildResult<FileDescriptorSet> {
         .find(|package| package.get("name").and_then(|n| n.as_str()) == Some("envoy-types"))
         .and_then(|package| package.get("manifest_path")?.as_str())
         .ok_or("envoy-types is not among the resolved packages")?;
-    let path = Path::new(manifest)
+    Ok(Path::new(manifest)
         .parent()
         .ok_or("envoy-types manifest has no parent directory")?
-        .join("src/generated/types.bin");
-    println!("cargo:rerun-if-changed={}", path.display());
-    let bytes = fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-    Ok(FileDescriptorSet::decode(bytes.as_slice())?)
+        .to_path_buf())
+}
+
+fn envoy_types_dir_from_registry() -> Option<PathBuf> {
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))?;
+    let package = format!("envoy-types-{ENVOY_TYPES_VERSION}");
+    fs::read_dir(cargo_home.join("registry/src"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|index| index.path().join(&package))
+        .find(|dir| dir.join("src/generated/types.bin").is_file())
 }
 
 /// Compiles our contract files, resolving Envoy imports from the Envoy descriptor set.
