@@ -7,6 +7,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -20,6 +22,14 @@ use crate::hook::Hook;
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The listen address cannot be bound (in use, not local, no permission).
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The transport failed (e.g. the port is taken).
     #[error("serving on {addr}: {source}")]
     Transport {
@@ -108,15 +118,32 @@ impl EnvoyGatewayExtension for ExtensionService {
     }
 }
 
-/// Serves on the configured address until `shutdown` resolves.
+/// Binds the configured address and serves until `shutdown` resolves. Binding happens first,
+/// so a busy port fails fast with the address in the error.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let addr = config.server.listen;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    serve_on(listener, config, shutdown).await
+}
+
+/// Serves on an already bound listener (tests bind `127.0.0.1:0`).
+pub async fn serve_on(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.server.listen,
+        source,
+    })?;
     let max = config.server.max_message_bytes;
     let service = ExtensionService::new(Hook::new(config)).into_server(max);
     tracing::info!(%addr, max_message_bytes = max, "serving envoygateway.extension.EnvoyGatewayExtension");
     tonic::transport::Server::builder()
         .add_service(service)
-        .serve_with_shutdown(addr, shutdown)
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener), shutdown)
         .await
         .map_err(|source| ServeError::Transport { addr, source })
 }

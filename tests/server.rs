@@ -1,0 +1,242 @@
+//! The gRPC server over loopback: the six RPCs, status codes and size limits.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+use tonic::Code;
+use tonic::transport::Channel;
+use xds_hook::Config;
+use xds_hook::contract::service::envoy_gateway_extension_client::EnvoyGatewayExtensionClient;
+use xds_hook::contract::*;
+
+use crate::support;
+
+struct Running {
+    channel: Channel,
+    client: EnvoyGatewayExtensionClient<Channel>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn start(config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            xds_hook::server::serve_on(listener, config, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        let channel = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Ok(c) = Channel::from_shared(format!("http://{addr}"))
+                    .unwrap()
+                    .connect()
+                    .await
+                {
+                    return c;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("server did not come up");
+        let client = EnvoyGatewayExtensionClient::new(channel.clone())
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
+        Self {
+            channel,
+            client,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn post_translate_modify_matches_the_library() {
+    let mut server = Running::start(Config::default()).await;
+    let request = support::golden_request("mixed-namespaces-and-schemes");
+    let expected = xds_hook::Hook::new(Config::default())
+        .post_translate_modify(request.clone())
+        .response;
+    let response = server
+        .client
+        .post_translate_modify(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response, expected);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn per_resource_hooks_echo_their_resource() {
+    let mut server = Running::start(Config::default()).await;
+    let resource = Some(Bytes::from_static(b"\x0a\x05route"));
+    let context = Some(Bytes::from_static(b"\x12\x03a.b"));
+    let c = &mut server.client;
+    let r = c
+        .post_route_modify(PostRouteModifyRequest {
+            route: resource.clone(),
+            post_route_context: context.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.into_inner().route, resource);
+    let r = c
+        .post_virtual_host_modify(PostVirtualHostModifyRequest {
+            virtual_host: resource.clone(),
+            post_virtual_host_context: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.into_inner().virtual_host, resource);
+    let r = c
+        .post_http_listener_modify(PostHTTPListenerModifyRequest {
+            listener: resource.clone(),
+            post_listener_context: context.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.into_inner().listener, resource);
+    let r = c
+        .post_cluster_modify(PostClusterModifyRequest {
+            cluster: resource.clone(),
+            post_cluster_context: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.into_inner().cluster, resource);
+    let r = c
+        .post_endpoints_modify(PostEndpointsModifyRequest {
+            load_assignment: resource.clone(),
+            post_endpoints_context: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.into_inner().load_assignment, resource);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn undecodable_request_is_invalid_argument() {
+    let server = Running::start(Config::default()).await;
+    let mut grpc = tonic::client::Grpc::new(server.channel.clone());
+    grpc.ready().await.unwrap();
+    // Field 2 (clusters) with wire type varint: not a valid PostTranslateModifyRequest.
+    let status = grpc
+        .unary::<RawBytes, PostTranslateModifyResponse, _>(
+            tonic::Request::new(RawBytes(vec![0x10, 0x01])),
+            "/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify"
+                .parse()
+                .unwrap(),
+            ContractCodec::<RawBytes, PostTranslateModifyResponse>::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("PostTranslateModifyRequest"),
+        "{}",
+        status.message()
+    );
+    server.stop().await;
+}
+
+/// Pre-encoded bytes sent as a message.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct RawBytes(Vec<u8>);
+
+impl prost::Message for RawBytes {
+    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+        buf.put_slice(&self.0);
+    }
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+#[tokio::test]
+async fn oversized_request_is_refused_naming_the_limit() {
+    let mut config = Config::default();
+    config.server.max_message_bytes = 64 << 10;
+    let mut server = Running::start(config).await;
+    let request = PostTranslateModifyRequest {
+        clusters: vec![Bytes::from(vec![0x0a, 0x00]); 60_000],
+        ..Default::default()
+    };
+    let status = server
+        .client
+        .post_translate_modify(request)
+        .await
+        .unwrap_err();
+    // tonic refuses before buffering the body, with OUT_OF_RANGE (grpc-go says
+    // RESOURCE_EXHAUSTED; mapping to it belongs with the production-server work).
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(status.message().contains("65536"), "{}", status.message());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn large_fleet_request_passes_the_default_limit() {
+    // 8 MiB: twice tonic's 4 MiB default, which would reject it.
+    let mut server = Running::start(Config::default()).await;
+    let cluster = Bytes::from({
+        let mut c = Vec::new();
+        xds_hook::wire::put_len(&mut c, 1, b"c");
+        xds_hook::wire::put_len(&mut c, 9002, &vec![b'x'; 1000]);
+        c
+    });
+    let request = PostTranslateModifyRequest {
+        clusters: vec![cluster; 8 * 1024],
+        ..Default::default()
+    };
+    let response = server
+        .client
+        .post_translate_modify(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        response.clusters.len(),
+        request.clusters.len() + 1,
+        "clusters-only request gets the processor cluster"
+    );
+    assert_eq!(
+        response.clusters[..request.clusters.len()],
+        request.clusters[..]
+    );
+    server.stop().await;
+}
