@@ -1,5 +1,6 @@
 //! Integration tests, one binary (see `autotests = false` in Cargo.toml).
 
+mod bad_input;
 mod cli;
 mod contract;
 mod corpus;
