@@ -9,7 +9,7 @@ use std::fmt::{self, Write as _};
 
 use crate::index::{ChainKind, Index, Ownership};
 use crate::mutate::cluster::ProcessorCluster;
-use crate::select::{ChainDecision, Decisions, RouteDecision};
+use crate::select::{ChainDecision, ChainSkip, Decisions, RouteDecision};
 
 /// What happened to one route configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub struct Summary {
     pub routes_selected: usize,
     /// Route configurations changed.
     pub route_configs_patched: usize,
-    /// Resources left as is because they could not be read or edited.
+    /// Listeners and route configurations that could not be decoded at all (left as is).
     pub malformed: usize,
 }
 
@@ -249,7 +249,13 @@ impl Report {
     pub fn hints(&self, route_annotation: &str) -> Vec<String> {
         let mut hints = Vec::new();
         let [_, _, listeners, routes] = self.resources_in;
-        if listeners > 0 && routes == 0 {
+        let rds_missing = self
+            .decisions
+            .listeners
+            .iter()
+            .flatten()
+            .any(|d| matches!(d, ChainDecision::Skip(ChainSkip::MissingRouteConfig(_))));
+        if listeners > 0 && routes == 0 && rds_missing {
             hints.push(
                 "the request has listeners but no route configurations: set \
                  extensionManager.hooks.xdsTranslator.translation.route.includeAll: true in EG"
@@ -325,7 +331,7 @@ impl Report {
         let _ = writeln!(
             out,
             "\nSUMMARY\n{} listeners; chains: {} patched, {} already patched, {} skipped; \
-             routes: {} of {} selected; route configs patched: {}; malformed resources: {}",
+             routes: {} of {} selected; route configs patched: {}; undecodable resources (left as is): {}",
             s.listeners,
             s.chains_patched,
             s.chains_already,

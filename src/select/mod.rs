@@ -120,8 +120,8 @@ pub enum NotSelected {
     GatewayMalformed(String),
     /// The Gateway's namespace is not allowed.
     NamespaceNotAllowed(String),
-    /// The Gateway lacks the opt-in annotation.
-    GatewayNotOptedIn(String),
+    /// The Gateway lacks the opt-in annotation; the value it has instead, if any.
+    GatewayNotOptedIn(String, Option<String>),
 }
 
 impl fmt::Display for NotSelected {
@@ -141,8 +141,11 @@ impl fmt::Display for NotSelected {
                     "Gateway namespace {ns:?} is not in selection.gatewayNamespaces"
                 )
             }
-            NotSelected::GatewayNotOptedIn(gw) => {
+            NotSelected::GatewayNotOptedIn(gw, None) => {
                 write!(f, "Gateway {gw} lacks the opt-in annotation")
+            }
+            NotSelected::GatewayNotOptedIn(gw, Some(value)) => {
+                write!(f, "Gateway {gw} opt-in annotation is {value}")
             }
         }
     }
@@ -216,13 +219,18 @@ fn gateway_gate(config: &SelectionConfig, gateway: &Ownership) -> Result<(), Not
     {
         return Err(NotSelected::NamespaceNotAllowed(owner.namespace.clone()));
     }
-    if let Some(key) = &config.gateway_annotation
-        && !owner
-            .annotations
-            .get(key)
-            .is_some_and(Annotation::is_enabled)
-    {
-        return Err(NotSelected::GatewayNotOptedIn(owner.qualified_name()));
+    if let Some(key) = &config.gateway_annotation {
+        match owner.annotations.get(key) {
+            Some(value) if value.is_enabled() => {}
+            Some(value) => {
+                let value = Some(shown(value));
+                return Err(NotSelected::GatewayNotOptedIn(
+                    owner.qualified_name(),
+                    value,
+                ));
+            }
+            None => return Err(NotSelected::GatewayNotOptedIn(owner.qualified_name(), None)),
+        }
     }
     Ok(())
 }
@@ -242,17 +250,21 @@ fn decide_route(
     match owner.annotations.get(&config.route_annotation) {
         None => return RouteDecision::NotSelected(NotSelected::NotAnnotated),
         Some(value) if !value.is_enabled() => {
-            let shown = match value {
-                Annotation::Text(t) => format!("{t:?}"),
-                Annotation::Other(kind) => (*kind).to_owned(),
-            };
-            return RouteDecision::NotSelected(NotSelected::AnnotationOff(shown));
+            return RouteDecision::NotSelected(NotSelected::AnnotationOff(shown(value)));
         }
         Some(_) => {}
     }
     match gateway {
         Ok(()) => RouteDecision::Selected(owner.qualified_name()),
         Err(reason) => RouteDecision::NotSelected(reason.clone()),
+    }
+}
+
+/// An annotation value as shown in reasons: quoted text, or its JSON type.
+fn shown(value: &Annotation) -> String {
+    match value {
+        Annotation::Text(t) => format!("{t:?}"),
+        Annotation::Other(kind) => (*kind).to_owned(),
     }
 }
 
