@@ -167,11 +167,11 @@ fn bad_config_exits_64_naming_the_key() {
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
 
-#[test]
-fn bad_input_exits_65_with_the_json_path() {
+/// Runs `apply` on an input file with the given name and content; returns exit code and stderr.
+fn apply_file(name: &str, content: &[u8]) -> (Option<i32>, String) {
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("req.yaml");
-    std::fs::write(&input, "listeners:\n- name: x\n  filterChains:\n  - filters:\n    - name: f\n      typedConfig:\n        '@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy\n        clusterr: c\n").unwrap();
+    let input = tmp.path().join(name);
+    std::fs::write(&input, content).unwrap();
     let out = xds_hook()
         .arg("apply")
         .arg("-i")
@@ -180,8 +180,14 @@ fn bad_input_exits_65_with_the_json_path() {
         .arg(tmp.path().join("o.pb"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(65));
-    let err = String::from_utf8(out.stderr).unwrap();
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn bad_input_exits_65_with_the_json_path() {
+    let yaml = "listeners:\n- name: x\n  filterChains:\n  - filters:\n    - name: f\n      typedConfig:\n        '@type': type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy\n        clusterr: c\n";
+    let (code, err) = apply_file("req.yaml", yaml.as_bytes());
+    assert_eq!(code, Some(65));
     assert!(
         err.contains("listeners[0].filterChains[0].filters[0].typedConfig"),
         "{err}"
@@ -191,19 +197,8 @@ fn bad_input_exits_65_with_the_json_path() {
 
 #[test]
 fn truncated_binary_request_is_a_clear_error_not_a_panic() {
-    let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("req.pb");
-    std::fs::write(&input, [0x22, 0x10, 0x0a]).unwrap();
-    let out = xds_hook()
-        .arg("apply")
-        .arg("-i")
-        .arg(&input)
-        .arg("-o")
-        .arg(tmp.path().join("o.pb"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(65));
-    let err = String::from_utf8(out.stderr).unwrap();
+    let (code, err) = apply_file("req.pb", &[0x22, 0x10, 0x0a]);
+    assert_eq!(code, Some(65));
     assert!(
         err.contains("not a valid envoygateway.extension.PostTranslateModifyRequest"),
         "{err}"

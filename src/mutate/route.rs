@@ -135,18 +135,8 @@ fn set_route_name_in_metadata(md: &[u8], route_name: &str) -> Result<Option<Vec<
         Some((last, existing)) => {
             let updated = route_name_struct(existing, route_name);
             wire::rewrite_len_fields(md, |number, i, _| {
-                if number == metadata::FILTER_METADATA && i == last {
-                    let mut entry = Vec::new();
-                    wire::put_len(
-                        &mut entry,
-                        metadata::MAP_KEY,
-                        ROUTE_METADATA_NAMESPACE.as_bytes(),
-                    );
-                    wire::put_len(&mut entry, metadata::MAP_VALUE, &updated.encode_to_vec());
-                    Ok(Some(entry))
-                } else {
-                    Ok(None)
-                }
+                Ok((number == metadata::FILTER_METADATA && i == last)
+                    .then(|| route_name_entry(&updated)))
             })
         }
     }
@@ -169,7 +159,8 @@ fn route_name_struct(mut existing: Struct, route_name: &str) -> Struct {
     existing
 }
 
-fn put_route_name_entry(md: &mut Vec<u8>, value: &Struct) {
+/// A `filter_metadata` map entry: our namespace → `value`.
+fn route_name_entry(value: &Struct) -> Vec<u8> {
     let mut entry = Vec::new();
     wire::put_len(
         &mut entry,
@@ -177,5 +168,9 @@ fn put_route_name_entry(md: &mut Vec<u8>, value: &Struct) {
         ROUTE_METADATA_NAMESPACE.as_bytes(),
     );
     wire::put_len(&mut entry, metadata::MAP_VALUE, &value.encode_to_vec());
-    wire::put_len(md, metadata::FILTER_METADATA, &entry);
+    entry
+}
+
+fn put_route_name_entry(md: &mut Vec<u8>, value: &Struct) {
+    wire::put_len(md, metadata::FILTER_METADATA, &route_name_entry(value));
 }
