@@ -1,4 +1,4 @@
-//! Command line: `serve`, `apply`, `explain`, `config`.
+//! Command line: `serve`, `apply`, `render`, `explain`, `config`.
 //!
 //! Flags are parsed by clap, the configuration is loaded and validated before any work or any
 //! bind, and failures end in one line (`{:#}`, the whole cause chain) and a distinct exit code:
@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use xds_hook::{Config, Hook, format};
+use xds_hook::{Config, Hook, format, render};
 
 /// Envoy Gateway PostTranslateModify extension server for AI gateways.
 ///
@@ -59,6 +59,19 @@ enum Command {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Run the hook on a captured request and write the result as an Envoy bootstrap, for
+    /// `envoy --mode validate -c FILE` (RDS inlined, EDS clusters made static).
+    Render {
+        /// Request: .pb, .json or .yaml, or a directory of listeners/routes/clusters/secrets.yaml.
+        #[arg(long, short)]
+        input: PathBuf,
+        /// Bootstrap file: .yaml or .json.
+        #[arg(long, short)]
+        output: PathBuf,
+        /// Port of the bootstrap's admin interface (on 127.0.0.1).
+        #[arg(long, default_value_t = 9901)]
+        admin_port: u16,
+    },
     /// Print what the hook decides for a captured request, and why.
     Explain {
         /// Request: .pb, .json or .yaml, or a directory of listeners/routes/clusters/secrets.yaml.
@@ -100,6 +113,11 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { listen } => serve(config, listen),
         Command::Apply { input, output } => apply(config, &input, &output),
+        Command::Render {
+            input,
+            output,
+            admin_port,
+        } => render(config, &input, &output, admin_port),
         Command::Explain { input } => explain(config, &input),
         Command::Config => {
             print!("{}", describe(&config));
@@ -110,9 +128,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xds-hook: {e:#}");
-            let data = e
-                .chain()
-                .any(|c| c.downcast_ref::<format::FormatError>().is_some());
+            let data = e.chain().any(|c| {
+                c.downcast_ref::<format::FormatError>().is_some()
+                    || c.downcast_ref::<render::RenderError>().is_some()
+            });
             ExitCode::from(if data { EXIT_DATA } else { 1 })
         }
     }
@@ -181,6 +200,23 @@ fn apply(config: Config, input: &Path, output: &Path) -> anyhow::Result<()> {
     outcome.report.log();
     let bytes = format::encode_response(&outcome.response, out_format)?;
     format::write(output, &bytes)?;
+    Ok(())
+}
+
+fn render(config: Config, input: &Path, output: &Path, admin_port: u16) -> anyhow::Result<()> {
+    let out_format = format::Format::from_path(output)?;
+    if out_format == format::Format::Protobuf {
+        anyhow::bail!(
+            "{}: write the bootstrap as .yaml or .json (Envoy reads those)",
+            output.display()
+        );
+    }
+    let request =
+        format::read_request(input).with_context(|| format!("reading {}", input.display()))?;
+    let outcome = Hook::new(config).post_translate_modify(request);
+    outcome.report.log();
+    let bootstrap = render::bootstrap(&outcome.response, admin_port)?;
+    format::write(output, &render::encode(&bootstrap, out_format)?)?;
     Ok(())
 }
 

@@ -10,7 +10,8 @@
 //! [`contract`] (wire messages, resources kept as bytes) → [`index`] (read-only view) →
 //! [`select`] (decisions with reasons) → [`mutate`] (wire-level splices, per resource kind) →
 //! [`report`] (logs and `explain`). [`hook`] wires the stages; [`server`] and the CLI are
-//! front ends; [`config`] and [`format`] handle the edges.
+//! front ends; [`config`] and [`format`] handle the edges; [`render`] turns a response into an
+//! Envoy bootstrap so a real Envoy can validate it.
 
 pub mod config;
 pub mod contract;
@@ -18,6 +19,7 @@ pub mod format;
 pub mod hook;
 pub mod index;
 pub mod mutate;
+pub mod render;
 pub mod report;
 pub mod select;
 pub mod server;

@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod contract;
 mod corpus;
+mod envoy;
 mod golden;
 mod passthrough;
 mod server;

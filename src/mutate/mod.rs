@@ -67,10 +67,14 @@ impl Artifacts {
         Self {
             filter_name: config.filter_name.clone(),
             http_filter: http_filter(config).encode_to_vec(),
-            // No inner config: Envoy then only enables the filter on the route. (The Go
-            // reference sets an empty `Any`; Envoy reads both the same, but an empty `Any`
-            // has no proto3 JSON form, so captured outputs could not be rendered.)
-            enable_on_route: to_any(&FilterConfig::default()).encode_to_vec(),
+            // An empty (untyped) inner config: Envoy then only enables the filter on the route.
+            // It must be present: Envoy 1.40 rejects a FilterConfig without `config` ("Empty
+            // route/virtual host per filter configuration"), as the real-Envoy tests show.
+            enable_on_route: to_any(&FilterConfig {
+                config: Some(Any::default()),
+                ..FilterConfig::default()
+            })
+            .encode_to_vec(),
             cluster_name: config.cluster_name.clone(),
             cluster: processor_cluster(config).encode_to_vec().into(),
         }
