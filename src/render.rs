@@ -2,7 +2,7 @@
 //! (`envoy --mode validate -c bootstrap.yaml`).
 //!
 //! A response is a fleet's listeners, route configurations, clusters and secrets as EG serves
-//! them over xDS; Envoy can only load them from a file as `static_resources`. Two things do not
+//! them over xDS; Envoy can only load them from a file as `static_resources`. Some things do not
 //! carry over as they are, and are rewritten:
 //!
 //! - **RDS.** Every HTTP connection manager (a network filter whose `typedConfig` `@type` ends
