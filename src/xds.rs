@@ -219,9 +219,6 @@ pub struct RouteView {
     /// Metadata; EG records the HTTPRoute here.
     #[prost(message, optional, tag = "4")]
     pub metadata: Option<MetadataView>,
-    /// Per-filter configuration, by filter name (only the keys are read).
-    #[prost(map = "string, message", tag = "13")]
-    pub typed_per_filter_config: HashMap<String, Present>,
     /// Forwarding action.
     #[prost(message, optional, tag = "2")]
     pub route: Option<RouteActionView>,

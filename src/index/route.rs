@@ -1,5 +1,5 @@
 //! Route side of the index: virtual hosts with their Gateway, routes with their HTTPRoute,
-//! which per-filter configs a route already has, and where it sends traffic.
+//! and where each route sends traffic.
 
 use bytes::Bytes;
 use prost::Message;
@@ -34,8 +34,6 @@ pub struct RouteEntry {
     pub name: String,
     /// The HTTPRoute it was built from.
     pub owner: Ownership,
-    /// Keys of its `typed_per_filter_config`.
-    pub per_filter_config: Vec<String>,
     /// Where it sends traffic.
     pub targets: Targets,
 }
@@ -95,15 +93,11 @@ impl RouteEntry {
         let RouteView {
             name,
             metadata,
-            typed_per_filter_config,
             route,
         } = view;
-        let mut per_filter_config: Vec<String> = typed_per_filter_config.into_keys().collect();
-        per_filter_config.sort_unstable();
         Self {
             name,
             owner: ownership(metadata.as_ref()),
-            per_filter_config,
             targets: route.map_or(Targets::None, targets),
         }
     }
