@@ -170,6 +170,16 @@ pub fn single_len(message: &[u8], number: u32) -> Result<Option<&[u8]>, WireErro
     Ok(found)
 }
 
+/// The payload of the first length-delimited record numbered `number`, read without parsing
+/// past it. Envoy's listeners, route configurations and clusters keep their name in field 1,
+/// so this reads a resource's name without decoding the resource.
+pub fn first_len(message: &[u8], number: u32) -> Option<&[u8]> {
+    fields(message)
+        .map_while(Result::ok)
+        .find(|f| f.number == number && f.wire_type == WireType::LengthDelimited)
+        .map(|f| f.payload)
+}
+
 /// Appends a length-delimited record.
 pub fn put_len(out: &mut Vec<u8>, number: u32, payload: &[u8]) {
     encode_key(number, WireType::LengthDelimited, out);

@@ -19,6 +19,17 @@ fn xds_hook() -> Command {
     Command::new(env!("CARGO_BIN_EXE_xds-hook"))
 }
 
+/// Runs `apply` with warnings-only logging.
+fn apply_quietly(input: &std::path::Path, output: &std::path::Path) -> std::process::ExitStatus {
+    xds_hook()
+        .args(["apply", "--log", "warn", "--input"])
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .status()
+        .unwrap()
+}
+
 #[test]
 fn apply_on_binary_corpus_requests_keeps_everything_and_is_idempotent() {
     let tmp = tempfile::tempdir().unwrap();
@@ -32,13 +43,7 @@ fn apply_on_binary_corpus_requests_keeps_everything_and_is_idempotent() {
             let input = tmp.path().join(format!("{name}-{label}.pb"));
             std::fs::write(&input, request.encode_to_vec()).unwrap();
             let once = tmp.path().join(format!("{name}-{label}.out.pb"));
-            let status = xds_hook()
-                .args(["apply", "--log", "warn", "--input"])
-                .arg(&input)
-                .arg("--output")
-                .arg(&once)
-                .status()
-                .unwrap();
+            let status = apply_quietly(&input, &once);
             assert!(status.success(), "{name} {label}");
             let response =
                 PostTranslateModifyResponse::decode(std::fs::read(&once).unwrap().as_slice())
@@ -54,13 +59,7 @@ fn apply_on_binary_corpus_requests_keeps_everything_and_is_idempotent() {
             let again_in = tmp.path().join(format!("{name}-{label}.again.pb"));
             std::fs::write(&again_in, support::as_request(&response).encode_to_vec()).unwrap();
             let twice = tmp.path().join(format!("{name}-{label}.twice.pb"));
-            let status = xds_hook()
-                .args(["apply", "--log", "warn", "--input"])
-                .arg(&again_in)
-                .arg("--output")
-                .arg(&twice)
-                .status()
-                .unwrap();
+            let status = apply_quietly(&again_in, &twice);
             assert!(status.success());
             assert_eq!(
                 std::fs::read(&once).unwrap(),

@@ -60,9 +60,7 @@ impl Index {
 /// report can still point at it. Envoy's listeners, route configurations and clusters all
 /// keep their name in field 1.
 pub(crate) fn fallback_name(resource: &[u8]) -> String {
-    crate::wire::fields(resource)
-        .map_while(Result::ok)
-        .find(|f| f.number == 1 && f.wire_type == prost::encoding::WireType::LengthDelimited)
-        .map(|f| String::from_utf8_lossy(f.payload).into_owned())
+    crate::wire::first_len(resource, 1)
+        .map(|name| String::from_utf8_lossy(name).into_owned())
         .unwrap_or_default()
 }

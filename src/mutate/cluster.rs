@@ -4,7 +4,6 @@
 //! name: the rest of every cluster is never parsed.
 
 use bytes::Bytes;
-use prost::encoding::WireType;
 
 use crate::wire;
 
@@ -37,8 +36,5 @@ pub fn ensure_processor(
 
 /// The raw name of an encoded cluster (its first field-1 record).
 pub fn cluster_name(cluster: &[u8]) -> Option<&[u8]> {
-    wire::fields(cluster)
-        .map_while(Result::ok)
-        .find(|f| f.number == 1 && f.wire_type == WireType::LengthDelimited)
-        .map(|f| f.payload)
+    wire::first_len(cluster, 1)
 }

@@ -102,13 +102,7 @@ pub fn assert_nothing_lost(
     );
     let names = |list: &[bytes::Bytes]| -> Vec<Vec<u8>> {
         list.iter()
-            .map(|r| {
-                xds_hook::wire::fields(r)
-                    .map_while(Result::ok)
-                    .find(|f| f.number == 1)
-                    .map(|f| f.payload.to_vec())
-                    .unwrap_or_default()
-            })
+            .map(|r| xds_hook::wire::first_len(r, 1).unwrap_or_default().to_vec())
             .collect()
     };
     assert_eq!(
