@@ -57,7 +57,7 @@ impl Hook {
             mut routes,
         } = request;
         let resources_in = [clusters.len(), secrets.len(), listeners.len(), routes.len()];
-        let index = Index::build(&listeners, &routes);
+        let index = Index::build(&listeners, &routes, &clusters);
         let mut decisions =
             select::decide(&self.config.selection, &self.artifacts.filter_name, &index);
         self.patch_listeners(&mut listeners, &index, &mut decisions.listeners);

@@ -23,6 +23,13 @@ pub mod names {
     pub const HTTP_FILTER_PREFIX: &str = "envoy.filters.http.";
     /// Package prefix of HTTP filter config types, used when a filter's name says nothing.
     pub const HTTP_FILTER_TYPE_PREFIX: &str = "envoy.extensions.filters.http.";
+    /// Message type of the upstream codec, the terminal upstream HTTP filter. EG names its own
+    /// codec filter after this type, so the type, not the name, identifies it.
+    pub const UPSTREAM_CODEC_TYPE: &str =
+        "envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec";
+    /// Key of the upstream HTTP protocol options in a cluster's extension protocol options.
+    pub const HTTP_PROTOCOL_OPTIONS_KEY: &str =
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
     /// Type URL prefix for `Any` values we create.
     pub const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
 }
@@ -278,6 +285,125 @@ pub mod metadata {
     pub const MAP_KEY: u32 = 1;
     /// Map entry `value`.
     pub const MAP_VALUE: u32 = 2;
+}
+
+/// `envoy.config.cluster.v3.Cluster`: what the upstream side reads of an AI backend cluster.
+///
+/// Only clusters that a selected route targets are decoded this far; every other cluster is
+/// only ever read up to its name.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ClusterView {
+    /// Cluster name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Metadata; EG records the route that owns the cluster here.
+    #[prost(message, optional, tag = "25")]
+    pub metadata: Option<MetadataView>,
+    /// Inline endpoints (absent when they arrive by EDS).
+    #[prost(message, optional, tag = "33")]
+    pub load_assignment: Option<ClusterLoadAssignmentView>,
+    /// Protocol options by extension name.
+    #[prost(map = "string, message", tag = "36")]
+    pub typed_extension_protocol_options: HashMap<String, AnyView>,
+}
+
+/// Cluster field numbers used when editing.
+pub mod cluster {
+    /// `metadata`.
+    pub const METADATA: u32 = 25;
+    /// `load_assignment`.
+    pub const LOAD_ASSIGNMENT: u32 = 33;
+    /// `typed_extension_protocol_options`.
+    pub const TYPED_EXTENSION_PROTOCOL_OPTIONS: u32 = 36;
+}
+
+/// `envoy.config.endpoint.v3.ClusterLoadAssignment`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ClusterLoadAssignmentView {
+    /// Endpoint groups; EG writes one (or one per zone) per backendRef.
+    #[prost(message, repeated, tag = "2")]
+    pub endpoints: Vec<LocalityLbEndpointsView>,
+}
+
+/// ClusterLoadAssignment field numbers used when editing.
+pub mod load_assignment {
+    /// `endpoints`.
+    pub const ENDPOINTS: u32 = 2;
+}
+
+/// `envoy.config.endpoint.v3.LocalityLbEndpoints`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LocalityLbEndpointsView {
+    /// Hosts.
+    #[prost(message, repeated, tag = "2")]
+    pub lb_endpoints: Vec<LbEndpointView>,
+    /// Metadata; EG records the backend (Service, Backend, ...) here.
+    #[prost(message, optional, tag = "9")]
+    pub metadata: Option<MetadataView>,
+}
+
+/// LocalityLbEndpoints field numbers used when editing.
+pub mod locality_lb_endpoints {
+    /// `lb_endpoints`.
+    pub const LB_ENDPOINTS: u32 = 2;
+}
+
+/// `envoy.config.endpoint.v3.LbEndpoint`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LbEndpointView {
+    /// The host.
+    #[prost(message, optional, tag = "1")]
+    pub endpoint: Option<EndpointView>,
+    /// Host metadata, read by upstream filters as `xds.upstream_host_metadata`.
+    #[prost(message, optional, tag = "3")]
+    pub metadata: Option<MetadataView>,
+}
+
+/// LbEndpoint field numbers used when editing.
+pub mod lb_endpoint {
+    /// `metadata`.
+    pub const METADATA: u32 = 3;
+}
+
+/// `envoy.config.endpoint.v3.Endpoint`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EndpointView {
+    /// Address.
+    #[prost(message, optional, tag = "1")]
+    pub address: Option<AddressView>,
+    /// Host name, used for the `Host` header and health checks.
+    #[prost(string, tag = "3")]
+    pub hostname: String,
+}
+
+/// `envoy.config.core.v3.Address`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AddressView {
+    /// A socket address (not set for pipes and internal addresses).
+    #[prost(message, optional, tag = "1")]
+    pub socket_address: Option<SocketAddressView>,
+}
+
+/// `envoy.config.core.v3.SocketAddress`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SocketAddressView {
+    /// An IP literal, or a DNS name for DNS-resolved clusters.
+    #[prost(string, tag = "2")]
+    pub address: String,
+}
+
+/// `envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, for its upstream HTTP filters.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HttpProtocolOptionsView {
+    /// Upstream HTTP filters; the last must be the upstream codec.
+    #[prost(message, repeated, tag = "6")]
+    pub http_filters: Vec<HttpFilterView>,
+}
+
+/// HttpProtocolOptions field numbers used when editing.
+pub mod http_protocol_options {
+    /// `http_filters`.
+    pub const HTTP_FILTERS: u32 = 6;
 }
 
 /// `envoy.config.cluster.v3.Cluster`, for its name only.

@@ -55,7 +55,8 @@ const GOLDEN_INPUT_FAILS: &[(&str, &str)] = &[
 /// would refuse the routes for that alone. This adds an empty STATIC cluster for each such
 /// name, so that validation judges what the hook wrote.
 fn with_stub_backends(mut request: PostTranslateModifyRequest) -> PostTranslateModifyRequest {
-    let index = xds_hook::index::Index::build(&request.listeners, &request.routes);
+    let index =
+        xds_hook::index::Index::build(&request.listeners, &request.routes, &request.clusters);
     let present: std::collections::HashSet<Vec<u8>> = request
         .clusters
         .iter()

@@ -6,6 +6,7 @@
 //! malformed, with the reason, so that later stages can leave it exactly as it came and say why.
 //! Names are kept only to join RDS references and to report; no decision looks inside them.
 
+pub mod cluster;
 mod listener;
 pub mod owner;
 mod route;
@@ -14,6 +15,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
+pub use cluster::{ClusterEntry, ClusterNames, EndpointGroup, Endpoints, UpstreamFilters};
 pub use listener::{
     ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, ListenerEntry, Unusable,
 };
@@ -27,12 +29,14 @@ pub struct Index {
     pub listeners: Vec<ListenerEntry>,
     /// One entry per route configuration, same order as the request.
     pub route_configs: Vec<RouteConfigEntry>,
+    /// Every cluster's name (nothing else of a cluster is read here).
+    pub clusters: ClusterNames,
     by_name: HashMap<String, Vec<usize>>,
 }
 
 impl Index {
-    /// Reads every listener and route configuration of a request.
-    pub fn build(listeners: &[Bytes], route_configs: &[Bytes]) -> Self {
+    /// Reads every listener and route configuration of a request, and every cluster's name.
+    pub fn build(listeners: &[Bytes], route_configs: &[Bytes], clusters: &[Bytes]) -> Self {
         let listeners = listeners.iter().map(ListenerEntry::read).collect();
         let route_configs: Vec<RouteConfigEntry> =
             route_configs.iter().map(RouteConfigEntry::read).collect();
@@ -43,6 +47,7 @@ impl Index {
         Self {
             listeners,
             route_configs,
+            clusters: ClusterNames::read(clusters),
             by_name,
         }
     }

@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod hcm;
 pub mod listener;
+pub mod metadata;
 pub mod route;
 
 use std::collections::HashMap;
@@ -41,8 +42,7 @@ pub const ROUTE_METADATA_NAMESPACE: &str = "aigateway.envoy.io";
 /// Key of the route name in [`ROUTE_METADATA_NAMESPACE`].
 pub const ROUTE_NAME_KEY: &str = "aigw_route_name";
 /// Key of the upstream HTTP protocol options in a cluster's extension protocol options.
-pub const HTTP_PROTOCOL_OPTIONS_KEY: &str =
-    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+pub use crate::xds::names::HTTP_PROTOCOL_OPTIONS_KEY;
 /// Per-connection buffer of the processor cluster: bodies are buffered to the processor.
 const PROCESSOR_BUFFER_LIMIT_BYTES: u32 = 50 << 20;
 

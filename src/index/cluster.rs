@@ -1,0 +1,210 @@
+//! Cluster side of the index: which cluster has which name, and, for the clusters an AI route
+//! targets, which backend each endpoint group belongs to and which upstream filters it has.
+//!
+//! A fleet has tens of thousands of clusters and only the AI backends matter, so the index
+//! reads every cluster's name (field 1, nothing past it) and decodes a cluster further only
+//! when selection asks for it. Backend identity comes from EG's metadata: EG writes one
+//! endpoint group (`LocalityLbEndpoints`) per backendRef and stamps it with the Service or
+//! Backend it came from; clusters whose endpoints arrive by EDS carry no endpoints here, so
+//! they carry no backend identity either.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use prost::Message;
+
+use super::owner::{Ownership, ownership};
+use crate::xds::{
+    ClusterView, EndpointView, HttpProtocolOptionsView, LbEndpointView, LocalityLbEndpointsView,
+    names,
+};
+
+/// Cluster name → position of its first occurrence in the request.
+#[derive(Debug, Default)]
+pub struct ClusterNames(HashMap<String, usize>);
+
+impl ClusterNames {
+    /// Reads the name of every cluster, and nothing else of it.
+    pub fn read(clusters: &[Bytes]) -> Self {
+        let mut by_name = HashMap::with_capacity(clusters.len());
+        for (position, cluster) in clusters.iter().enumerate() {
+            by_name
+                .entry(super::fallback_name(cluster))
+                .or_insert(position);
+        }
+        Self(by_name)
+    }
+
+    /// Position of the cluster named `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.0.get(name).copied()
+    }
+}
+
+/// One cluster a selected route targets, as far as the upstream side needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterEntry {
+    /// Name.
+    pub name: String,
+    /// Where its endpoints are, and whose they are.
+    pub endpoints: Endpoints,
+    /// Its upstream HTTP filters, if it has `HttpProtocolOptions`.
+    pub upstream_filters: UpstreamFilters,
+}
+
+/// The endpoints of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoints {
+    /// No `load_assignment`: the endpoints (and the backend identity) arrive by EDS.
+    Eds,
+    /// Inline endpoint groups, in order.
+    Inline(Vec<EndpointGroup>),
+}
+
+/// One `LocalityLbEndpoints`: EG writes one per backendRef (or one per zone of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointGroup {
+    /// The backend it was built from: the group's metadata, else its first host's.
+    pub backend: Ownership,
+    /// Per host, the DNS name the processor may use as `upstream_host` (never an IP literal).
+    pub hosts: Vec<Option<String>>,
+}
+
+/// The cluster's upstream HTTP filter chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamFilters {
+    /// No `HttpProtocolOptions` entry.
+    NoProtocolOptions,
+    /// The filters of the existing `HttpProtocolOptions`, in order.
+    Filters(Vec<UpstreamFilter>),
+    /// `HttpProtocolOptions` is present but cannot be read.
+    Malformed(String),
+}
+
+/// One upstream HTTP filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamFilter {
+    /// Name.
+    pub name: String,
+    /// Whether its config is the upstream codec (the terminal filter).
+    pub is_codec: bool,
+}
+
+impl ClusterEntry {
+    /// Decodes one cluster's upstream-relevant parts; the error says what could not be read.
+    pub fn read(bytes: &Bytes) -> Result<Self, String> {
+        let ClusterView {
+            name,
+            metadata: _,
+            load_assignment,
+            typed_extension_protocol_options,
+        } = ClusterView::decode(bytes.clone()).map_err(|e| e.to_string())?;
+        let endpoints = match load_assignment {
+            None => Endpoints::Eds,
+            Some(assignment) => Endpoints::Inline(
+                assignment
+                    .endpoints
+                    .into_iter()
+                    .map(EndpointGroup::read)
+                    .collect(),
+            ),
+        };
+        let upstream_filters =
+            match typed_extension_protocol_options.get(names::HTTP_PROTOCOL_OPTIONS_KEY) {
+                None => UpstreamFilters::NoProtocolOptions,
+                Some(any) => match HttpProtocolOptionsView::decode(any.value.clone()) {
+                    Ok(options) => UpstreamFilters::Filters(
+                        options
+                            .http_filters
+                            .into_iter()
+                            .map(|f| UpstreamFilter {
+                                is_codec: f.typed_config.is_some_and(|c| {
+                                    crate::xds::type_name(&c.type_url) == names::UPSTREAM_CODEC_TYPE
+                                }),
+                                name: f.name,
+                            })
+                            .collect(),
+                    ),
+                    Err(e) => UpstreamFilters::Malformed(format!(
+                        "typed_extension_protocol_options[{:?}]: {e}",
+                        names::HTTP_PROTOCOL_OPTIONS_KEY
+                    )),
+                },
+            };
+        Ok(Self {
+            name,
+            endpoints,
+            upstream_filters,
+        })
+    }
+}
+
+impl EndpointGroup {
+    fn read(group: LocalityLbEndpointsView) -> Self {
+        let LocalityLbEndpointsView {
+            lb_endpoints,
+            metadata,
+        } = group;
+        let backend = match ownership(metadata.as_ref()) {
+            Ownership::Unknown => lb_endpoints
+                .first()
+                .map_or(Ownership::Unknown, |host| ownership(host.metadata.as_ref())),
+            known => known,
+        };
+        Self {
+            backend,
+            hosts: lb_endpoints.iter().map(upstream_host).collect(),
+        }
+    }
+}
+
+/// The host's DNS name: its `hostname`, else a socket address that is not an IP literal.
+fn upstream_host(host: &LbEndpointView) -> Option<String> {
+    let EndpointView { address, hostname } = host.endpoint.as_ref()?;
+    let from_address = || {
+        address
+            .as_ref()
+            .and_then(|a| a.socket_address.as_ref())
+            .map(|s| s.address.clone())
+    };
+    [Some(hostname.clone()), from_address()]
+        .into_iter()
+        .flatten()
+        .find(|name| !name.is_empty() && name.parse::<IpAddr>().is_err())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xds::{AddressView, SocketAddressView};
+
+    fn host(hostname: &str, address: &str) -> LbEndpointView {
+        LbEndpointView {
+            endpoint: Some(EndpointView {
+                address: Some(AddressView {
+                    socket_address: Some(SocketAddressView {
+                        address: address.to_owned(),
+                    }),
+                }),
+                hostname: hostname.to_owned(),
+            }),
+            metadata: None,
+        }
+    }
+
+    #[test]
+    fn upstream_host_is_a_dns_name_never_an_ip() {
+        assert_eq!(
+            upstream_host(&host("", "api.openai.com")).as_deref(),
+            Some("api.openai.com")
+        );
+        assert_eq!(
+            upstream_host(&host("bedrock.local", "10.0.0.1")).as_deref(),
+            Some("bedrock.local")
+        );
+        assert_eq!(upstream_host(&host("", "10.0.0.1")), None);
+        assert_eq!(upstream_host(&host("", "::1")), None);
+        assert_eq!(upstream_host(&host("192.168.1.1", "")), None);
+    }
+}
