@@ -2,20 +2,23 @@
 //!
 //! Data flows one way: the index reads the request, selection decides from config + index,
 //! the mutators splice the decided changes into the original bytes, and the report keeps all
-//! of it for logs and `explain`. Every input resource is in the response, in its input position;
-//! the processor cluster, when added, is appended after the input clusters.
+//! of it for logs and `explain`. Listeners and route configurations are patched first; the
+//! clusters their selected routes target are then prepared for the upstream processor. Every
+//! input resource is in the response, in its input position; the processor cluster, when added,
+//! is appended after the input clusters.
 
 use bytes::Bytes;
 
 use crate::config::Config;
 use crate::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
-use crate::index::{ChainKind, Index};
+use crate::index::{self, ChainKind, ClusterEntry, Index};
 use crate::mutate::{
     Artifacts, cluster,
     listener::{self, ChainPatch},
     route,
 };
-use crate::report::{Change, Report};
+use crate::report::{Change, ClusterOutcome, Report, UpstreamReport};
+use crate::select::upstream::{self, ClusterDecision, ClusterSkip, Targeted};
 use crate::select::{self, ChainDecision, ChainSkip};
 
 /// A configured hook: selection rules and the pre-encoded artefacts it inserts.
@@ -62,6 +65,8 @@ impl Hook {
             select::decide(&self.config.selection, &self.artifacts.filter_name, &index);
         self.patch_listeners(&mut listeners, &index, &mut decisions.listeners);
         let route_changes = self.patch_route_configs(&mut routes, &decisions.route_configs);
+        let upstream =
+            self.patch_backend_clusters(&mut clusters, &index, &decisions, &route_changes);
 
         let processor_needed = route_changes.iter().any(|c| *c != Change::NotSelected)
             || (listeners.is_empty() && routes.is_empty());
@@ -77,6 +82,7 @@ impl Hook {
             index,
             decisions,
             route_changes,
+            upstream,
             processor_cluster,
             resources_in,
         };
@@ -125,6 +131,68 @@ impl Hook {
                     *decision = ChainDecision::Skip(ChainSkip::Unpatchable(error.to_string()));
                 }
             }
+        }
+    }
+
+    /// Prepares every cluster a selected route of a patched route configuration targets.
+    fn patch_backend_clusters(
+        &self,
+        clusters: &mut [Bytes],
+        index: &Index,
+        decisions: &select::Decisions,
+        route_changes: &[Change],
+    ) -> UpstreamReport {
+        let usable = |route_config: usize| {
+            matches!(
+                route_changes.get(route_config),
+                Some(Change::Changed | Change::Unchanged)
+            )
+        };
+        let Targeted {
+            clusters: targeted,
+            unresolved,
+        } = upstream::targeted(index, decisions, usable);
+        let outcomes = targeted
+            .into_iter()
+            .filter_map(|(position, (used_by, also_used_by))| {
+                let bytes = clusters.get_mut(position)?;
+                let entry = ClusterEntry::read(bytes);
+                let mut decision = upstream::decide_cluster(
+                    &entry,
+                    &used_by,
+                    &self.artifacts.filter_name,
+                    &self.artifacts.cluster_name,
+                );
+                let change = match &decision {
+                    ClusterDecision::Skip(_) => Change::NotSelected,
+                    ClusterDecision::Patch(patch) => {
+                        match cluster::patch_upstream(bytes, patch, &self.artifacts.upstream) {
+                            Ok(Some(new_bytes)) => {
+                                *bytes = Bytes::from(new_bytes);
+                                Change::Changed
+                            }
+                            Ok(None) => Change::Unchanged,
+                            Err(e) => {
+                                decision =
+                                    ClusterDecision::Skip(ClusterSkip::Unpatchable(e.to_string()));
+                                Change::Failed(e.to_string())
+                            }
+                        }
+                    }
+                };
+                Some(ClusterOutcome {
+                    position,
+                    name: entry.map_or_else(|_| index::fallback_name(bytes), |e| e.name),
+                    used_by,
+                    also_used_by,
+                    decision,
+                    change,
+                })
+            })
+            .collect();
+        UpstreamReport {
+            clusters: outcomes,
+            unresolved,
         }
     }
 

@@ -69,7 +69,9 @@ fn with_stub_backends(mut request: PostTranslateModifyRequest) -> PostTranslateM
         .flatten()
         .flat_map(|vhost| &vhost.routes)
         .filter_map(|route| match &route.targets {
-            Targets::Clusters(names) => Some(names.clone()),
+            Targets::Cluster(_) | Targets::Weighted(_) => {
+                route.targets.clusters().map(|(names, _)| names.to_vec())
+            }
             _ => None,
         })
         .flatten()

@@ -96,10 +96,12 @@ fn unknown_fields_survive_in_patched_and_unpatched_resources() {
         "unselected route bytes"
     );
 
-    assert_eq!(
+    // The cluster is an AI backend (the selected route targets it): patched, unknowns kept.
+    assert_ne!(
         response.clusters[0], request.clusters[0],
-        "cluster byte-identical"
+        "AI backend cluster must be patched"
     );
+    assert_unknowns_at(&response.clusters[0], &[], "cluster");
 }
 
 #[test]

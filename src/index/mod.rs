@@ -64,7 +64,7 @@ impl Index {
 /// The name of a resource that could not be decoded, read straight from field 1 so that the
 /// report can still point at it. Envoy's listeners, route configurations and clusters all
 /// keep their name in field 1.
-pub(crate) fn fallback_name(resource: &[u8]) -> String {
+pub fn fallback_name(resource: &[u8]) -> String {
     crate::wire::first_len(resource, 1)
         .map(|name| String::from_utf8_lossy(name).into_owned())
         .unwrap_or_default()

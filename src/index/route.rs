@@ -43,8 +43,10 @@ pub struct RouteEntry {
 pub enum Targets {
     /// Not a forwarding route (redirect, direct response, ...).
     None,
-    /// One or more named clusters (`cluster` or `weighted_clusters`), in order.
-    Clusters(Vec<String>),
+    /// One named cluster (`cluster`).
+    Cluster(String),
+    /// A traffic split (`weighted_clusters`): the clusters, in order.
+    Weighted(Vec<String>),
     /// The cluster is chosen per request from a header.
     Header(String),
     /// Some other cluster specifier (plugins).
@@ -110,11 +112,22 @@ fn targets(action: RouteActionView) -> Targets {
         weighted_clusters,
     } = action;
     match (cluster, cluster_header, weighted_clusters) {
-        (Some(cluster), _, _) => Targets::Clusters(vec![cluster]),
+        (Some(cluster), _, _) => Targets::Cluster(cluster),
         (None, Some(header), _) => Targets::Header(header),
         (None, None, Some(weighted)) => {
-            Targets::Clusters(weighted.clusters.into_iter().map(|c| c.name).collect())
+            Targets::Weighted(weighted.clusters.into_iter().map(|c| c.name).collect())
         }
         (None, None, None) => Targets::Other,
+    }
+}
+
+impl Targets {
+    /// The clusters traffic goes to, and whether they are a weighted split.
+    pub fn clusters(&self) -> Option<(&[String], bool)> {
+        match self {
+            Targets::Cluster(cluster) => Some((std::slice::from_ref(cluster), false)),
+            Targets::Weighted(clusters) => Some((clusters, true)),
+            Targets::None | Targets::Header(_) | Targets::Other => None,
+        }
     }
 }

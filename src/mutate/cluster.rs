@@ -1,11 +1,23 @@
-//! Clusters: add the processor cluster when the request does not already have one by that name.
+//! Clusters: add the processor cluster, and prepare the AI backend clusters.
 //!
-//! Only cluster names are read, straight off the wire (field 1), and the scan stops at the
-//! name: the rest of every cluster is never parsed.
+//! The processor cluster is found by name, read straight off the wire (field 1); the scan
+//! stops at the name. An AI backend cluster gets the upstream processor filters in its
+//! `HttpProtocolOptions` and, on each host, the backend name the processor keys its credentials
+//! on. Both are splices: the path cluster → options entry → `Any` → `http_filters`, and the
+//! path cluster → `load_assignment` → endpoint group → host → metadata. Everything else in the
+//! cluster is copied as it came.
 
 use bytes::Bytes;
+use prost::encoding::WireType;
 
-use crate::wire;
+use super::metadata::Entries;
+use super::{BACKEND_NAME_KEY, ROUTE_METADATA_NAMESPACE, UPSTREAM_HOST_KEY, UpstreamArtifacts};
+use crate::select::upstream::{FilterEdit, GroupNames, HostNames, UpstreamPatch};
+use crate::wire::{self, WireError};
+use crate::xds::{
+    cluster as xds_cluster, filter, http_protocol_options, lb_endpoint, load_assignment,
+    locality_lb_endpoints, metadata, names,
+};
 
 /// What happened to the processor cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,4 +49,146 @@ pub fn ensure_processor(
 /// The raw name of an encoded cluster (its first field-1 record).
 pub fn cluster_name(cluster: &[u8]) -> Option<&[u8]> {
     wire::first_len(cluster, 1)
+}
+
+/// Adds the upstream processor filters to an AI backend cluster and tells each of its hosts
+/// which backend it is. Returns `None` when the cluster already is as planned.
+pub fn patch_upstream(
+    cluster: &[u8],
+    patch: &UpstreamPatch,
+    upstream: &UpstreamArtifacts,
+) -> Result<Option<Vec<u8>>, WireError> {
+    let with_filters = match patch.filters {
+        FilterEdit::Present => None,
+        FilterEdit::CreateOptions => {
+            let mut out = cluster.to_vec();
+            wire::put_len(
+                &mut out,
+                xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS,
+                &upstream.options_entry,
+            );
+            Some(out)
+        }
+        FilterEdit::InsertAt(codec) => Some(edit_protocol_options(cluster, |options| {
+            insert_filters(options, Some(codec), &upstream.filters)
+        })?),
+        FilterEdit::AppendWithCodec => Some(edit_protocol_options(cluster, |options| {
+            insert_filters(options, None, &upstream.filters_with_codec)
+        })?),
+    };
+    let base = with_filters.as_deref().unwrap_or(cluster);
+    let with_names = match &patch.hosts {
+        HostNames::Eds => None,
+        HostNames::Groups(groups) => name_hosts(base, groups)?,
+    };
+    Ok(with_names.or(with_filters))
+}
+
+/// Rewrites the value of the (last) `HttpProtocolOptions` entry of the extension options map.
+fn edit_protocol_options(
+    cluster: &[u8],
+    edit: impl FnOnce(&[u8]) -> Result<Vec<u8>, WireError>,
+) -> Result<Vec<u8>, WireError> {
+    let key = names::HTTP_PROTOCOL_OPTIONS_KEY.as_bytes();
+    let mut last = None;
+    for (i, entry) in
+        wire::len_payloads(cluster, xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS).enumerate()
+    {
+        if wire::single_len(entry?, metadata::MAP_KEY)? == Some(key) {
+            last = Some(i);
+        }
+    }
+    let last = last.ok_or(WireError::Missing {
+        number: xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS,
+    })?;
+    let mut edit = Some(edit);
+    let rebuilt = wire::rewrite_len_fields(cluster, |number, i, entry| {
+        if number != xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS || i != last {
+            return Ok(None);
+        }
+        let Some(edit) = edit.take() else {
+            return Ok(None);
+        };
+        wire::rewrite_single(entry, metadata::MAP_VALUE, |any| {
+            wire::rewrite_single(any, filter::ANY_VALUE, edit)
+        })
+        .map(Some)
+    })?;
+    rebuilt.ok_or(WireError::Missing {
+        number: xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS,
+    })
+}
+
+/// Inserts encoded `http_filters` records before the filter at `before`, or at the end.
+fn insert_filters(
+    options: &[u8],
+    before: Option<usize>,
+    records: &[u8],
+) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::with_capacity(options.len() + records.len());
+    let mut filters_seen = 0;
+    let mut inserted = false;
+    for field in wire::fields(options) {
+        let field = field?;
+        if field.number == http_protocol_options::HTTP_FILTERS
+            && field.wire_type == WireType::LengthDelimited
+        {
+            if !inserted && before == Some(filters_seen) {
+                out.extend_from_slice(records);
+                inserted = true;
+            }
+            filters_seen += 1;
+        }
+        out.extend_from_slice(field.record);
+    }
+    if !inserted {
+        out.extend_from_slice(records);
+    }
+    Ok(out)
+}
+
+/// Writes the backend name (and DNS name) into every host's metadata.
+fn name_hosts(cluster: &[u8], groups: &[GroupNames]) -> Result<Option<Vec<u8>>, WireError> {
+    if !groups.iter().any(|g| g.backend_name.is_ok()) {
+        return Ok(None);
+    }
+    wire::rewrite_len_fields(cluster, |number, _, assignment| {
+        if number != xds_cluster::LOAD_ASSIGNMENT {
+            return Ok(None);
+        }
+        wire::rewrite_len_fields(assignment, |number, g, group| {
+            match (number, groups.get(g)) {
+                (load_assignment::ENDPOINTS, Some(names)) => name_group(group, names),
+                _ => Ok(None),
+            }
+        })
+    })
+}
+
+fn name_group(group: &[u8], names: &GroupNames) -> Result<Option<Vec<u8>>, WireError> {
+    let Ok(backend_name) = names.backend_name.as_deref() else {
+        return Ok(None);
+    };
+    wire::rewrite_len_fields(group, |number, h, host| {
+        if number != locality_lb_endpoints::LB_ENDPOINTS {
+            return Ok(None);
+        }
+        let upstream_host = names.upstream_hosts.get(h).and_then(Option::as_deref);
+        let with_host;
+        let values: &[(&str, &str)] = match upstream_host {
+            Some(upstream_host) => {
+                with_host = [
+                    (BACKEND_NAME_KEY, backend_name),
+                    (UPSTREAM_HOST_KEY, upstream_host),
+                ];
+                &with_host
+            }
+            None => &[(BACKEND_NAME_KEY, backend_name)],
+        };
+        let entries = Entries {
+            namespace: ROUTE_METADATA_NAMESPACE,
+            values,
+        };
+        super::metadata::set_in(host, lb_endpoint::METADATA, entries)
+    })
 }

@@ -15,8 +15,12 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster as cluster_pb};
+use envoy_types::pb::envoy::config::common::mutation_rules::v3::{
+    HeaderMutation as HeaderMutationRule, header_mutation as header_mutation_rule,
+};
 use envoy_types::pb::envoy::config::core::v3::{
-    Address, GrpcService, Http2ProtocolOptions, Pipe, address, grpc_service,
+    Address, GrpcService, HeaderValue, HeaderValueOption, Http2ProtocolOptions, Pipe, address,
+    grpc_service, header_value_option,
 };
 use envoy_types::pb::envoy::config::endpoint::v3::{
     ClusterLoadAssignment, Endpoint, LbEndpoint, LocalityLbEndpoints, lb_endpoint,
@@ -25,6 +29,10 @@ use envoy_types::pb::envoy::config::route::v3::FilterConfig;
 use envoy_types::pb::envoy::extensions::filters::http::ext_proc::v3::{
     ExternalProcessor, MetadataOptions, ProcessingMode, metadata_options, processing_mode,
 };
+use envoy_types::pb::envoy::extensions::filters::http::header_mutation::v3::{
+    HeaderMutation as HeaderMutationFilter, Mutations,
+};
+use envoy_types::pb::envoy::extensions::filters::http::upstream_codec::v3::UpstreamCodec;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpFilter, http_filter,
 };
@@ -35,12 +43,24 @@ use envoy_types::pb::google::protobuf::{Any, Duration, UInt32Value};
 use prost::{Message, Name};
 
 use crate::config::ExtProcConfig;
+use crate::wire;
 use crate::xds::names;
 
 /// Route metadata namespace the AI Gateway's processor reads the route name from.
 pub const ROUTE_METADATA_NAMESPACE: &str = "aigateway.envoy.io";
 /// Key of the route name in [`ROUTE_METADATA_NAMESPACE`].
 pub const ROUTE_NAME_KEY: &str = "aigw_route_name";
+/// Key of a host's backend name in [`ROUTE_METADATA_NAMESPACE`].
+pub const BACKEND_NAME_KEY: &str = "per_route_rule_backend_name";
+/// Key of a host's DNS name in [`ROUTE_METADATA_NAMESPACE`].
+pub const UPSTREAM_HOST_KEY: &str = "upstream_host";
+/// Name of the upstream filter that restores `content-length` after the processor rewrote
+/// the body.
+pub const HEADER_MUTATION_FILTER: &str = "envoy.filters.http.header_mutation";
+/// Name of the upstream codec filter the hook adds when a cluster has no upstream filters.
+pub const UPSTREAM_CODEC_FILTER: &str = "envoy.filters.http.upstream_codec";
+/// Timeout of the upstream processor's gRPC calls.
+const UPSTREAM_GRPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Key of the upstream HTTP protocol options in a cluster's extension protocol options.
 pub use crate::xds::names::HTTP_PROTOCOL_OPTIONS_KEY;
 /// Per-connection buffer of the processor cluster: bodies are buffered to the processor.
@@ -59,6 +79,19 @@ pub struct Artifacts {
     pub cluster_name: String,
     /// The encoded processor cluster.
     pub cluster: Bytes,
+    /// What AI backend clusters get.
+    pub upstream: UpstreamArtifacts,
+}
+
+/// The upstream pieces, encoded once: spliced into `HttpProtocolOptions` as they are.
+#[derive(Debug, Clone)]
+pub struct UpstreamArtifacts {
+    /// `http_filters` records: the upstream processor, then the header mutation.
+    pub filters: Vec<u8>,
+    /// The same, followed by the upstream codec (for a cluster that has no filters yet).
+    pub filters_with_codec: Vec<u8>,
+    /// A `typed_extension_protocol_options` map entry: explicit HTTP/1.1 and those filters.
+    pub options_entry: Vec<u8>,
 }
 
 impl Artifacts {
@@ -77,6 +110,47 @@ impl Artifacts {
             .encode_to_vec(),
             cluster_name: config.cluster_name.clone(),
             cluster: processor_cluster(config).encode_to_vec().into(),
+            upstream: UpstreamArtifacts::new(config),
+        }
+    }
+}
+
+impl UpstreamArtifacts {
+    fn new(config: &ExtProcConfig) -> Self {
+        let filters = [
+            upstream_processor(config),
+            content_length_from_metadata(config),
+        ];
+        let codec = upstream_codec();
+        let encode_records = |filters: &[&HttpFilter]| {
+            let mut out = Vec::new();
+            for filter in filters {
+                wire::put_len(
+                    &mut out,
+                    crate::xds::http_protocol_options::HTTP_FILTERS,
+                    &filter.encode_to_vec(),
+                );
+            }
+            out
+        };
+        let [processor, mutation] = &filters;
+        let options =
+            upstream_protocol_options(vec![processor.clone(), mutation.clone(), codec.clone()]);
+        let mut options_entry = Vec::new();
+        wire::put_len(
+            &mut options_entry,
+            crate::xds::metadata::MAP_KEY,
+            HTTP_PROTOCOL_OPTIONS_KEY.as_bytes(),
+        );
+        wire::put_len(
+            &mut options_entry,
+            crate::xds::metadata::MAP_VALUE,
+            &to_any(&options).encode_to_vec(),
+        );
+        Self {
+            filters: encode_records(&[processor, mutation]),
+            filters_with_codec: encode_records(&[processor, mutation, &codec]),
+            options_entry,
         }
     }
 }
@@ -136,6 +210,104 @@ fn http_filter(config: &ExtProcConfig) -> HttpFilter {
         name: config.filter_name.clone(),
         disabled: true,
         config_type: Some(http_filter::ConfigType::TypedConfig(to_any(&processor))),
+        ..Default::default()
+    }
+}
+
+/// The upstream processor: sees the request headers on their way to the chosen backend (the
+/// processor injects that backend's credentials), with the backend and route names as
+/// attributes. It only acts on requests the downstream processor handled: without the
+/// downstream filter's dynamic metadata the processor passes the request through.
+fn upstream_processor(config: &ExtProcConfig) -> HttpFilter {
+    use processing_mode::{BodySendMode, HeaderSendMode};
+    let attribute = |source: &str, key: &str| {
+        format!("xds.{source}.filter_metadata['{ROUTE_METADATA_NAMESPACE}']['{key}']")
+    };
+    let mut grpc_service = envoy_grpc(&config.cluster_name);
+    grpc_service.timeout = Some(duration(UPSTREAM_GRPC_TIMEOUT));
+    let processor = ExternalProcessor {
+        grpc_service: Some(grpc_service),
+        processing_mode: Some(ProcessingMode {
+            request_header_mode: HeaderSendMode::Send.into(),
+            response_header_mode: HeaderSendMode::Skip.into(),
+            request_body_mode: BodySendMode::None.into(),
+            response_body_mode: BodySendMode::None.into(),
+            ..Default::default()
+        }),
+        message_timeout: Some(duration(config.message_timeout)),
+        allow_mode_override: true,
+        metadata_options: Some(MetadataOptions {
+            receiving_namespaces: Some(metadata_options::MetadataNamespaces {
+                untyped: vec![config.metadata_namespace.clone()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        request_attributes: vec![
+            attribute("upstream_host_metadata", BACKEND_NAME_KEY),
+            attribute("cluster_metadata", BACKEND_NAME_KEY),
+            attribute("upstream_host_metadata", UPSTREAM_HOST_KEY),
+            attribute("route_metadata", ROUTE_NAME_KEY),
+        ],
+        ..Default::default()
+    };
+    HttpFilter {
+        name: config.filter_name.clone(),
+        config_type: Some(http_filter::ConfigType::TypedConfig(to_any(&processor))),
+        ..Default::default()
+    }
+}
+
+/// Restores `content-length` from the length the processor recorded, when the body changed.
+fn content_length_from_metadata(config: &ExtProcConfig) -> HttpFilter {
+    let mutation = HeaderMutationFilter {
+        mutations: Some(Mutations {
+            request_mutations: vec![HeaderMutationRule {
+                action: Some(header_mutation_rule::Action::Append(HeaderValueOption {
+                    header: Some(HeaderValue {
+                        key: "content-length".to_owned(),
+                        value: format!(
+                            "%DYNAMIC_METADATA({}:content_length)%",
+                            config.metadata_namespace
+                        ),
+                        ..Default::default()
+                    }),
+                    append_action: header_value_option::HeaderAppendAction::AddIfAbsent.into(),
+                    ..Default::default()
+                })),
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    HttpFilter {
+        name: HEADER_MUTATION_FILTER.to_owned(),
+        config_type: Some(http_filter::ConfigType::TypedConfig(to_any(&mutation))),
+        ..Default::default()
+    }
+}
+
+/// The terminal upstream filter.
+fn upstream_codec() -> HttpFilter {
+    HttpFilter {
+        name: UPSTREAM_CODEC_FILTER.to_owned(),
+        config_type: Some(http_filter::ConfigType::TypedConfig(to_any(
+            &UpstreamCodec::default(),
+        ))),
+        ..Default::default()
+    }
+}
+
+/// `HttpProtocolOptions` for a cluster that had none: explicit HTTP/1.1, Envoy's default.
+fn upstream_protocol_options(http_filters: Vec<HttpFilter>) -> HttpProtocolOptions {
+    use http_protocol_options::{UpstreamProtocolOptions, explicit_http_config::ProtocolConfig};
+    HttpProtocolOptions {
+        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
+            http_protocol_options::ExplicitHttpConfig {
+                protocol_config: Some(ProtocolConfig::HttpProtocolOptions(Default::default())),
+            },
+        )),
+        http_filters,
         ..Default::default()
     }
 }

@@ -7,6 +7,7 @@
 //! and the logs can never disagree with what was done.
 
 pub mod order;
+pub mod upstream;
 
 use std::fmt;
 

@@ -5,11 +5,14 @@
 //! common "nothing was selected" mistakes. Every line names its place with the same paths the
 //! code uses (`listener "x" filter_chains[2]`).
 
+mod upstream;
+
 use std::fmt::{self, Write as _};
 
 use crate::index::{ChainKind, Index, Ownership};
 use crate::mutate::cluster::ProcessorCluster;
 use crate::select::{ChainDecision, ChainSkip, Decisions, RouteDecision};
+pub use upstream::{ClusterLine, ClusterOutcome, UpstreamReport};
 
 /// What happened to one route configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,8 @@ pub struct Report {
     pub decisions: Decisions,
     /// Per route configuration, what the mutation did.
     pub route_changes: Vec<Change>,
+    /// What happened to the AI backend clusters.
+    pub upstream: UpstreamReport,
     /// The processor cluster, when one was needed.
     pub processor_cluster: Option<ProcessorCluster>,
     /// Input counts: clusters, secrets, listeners, route configurations.
@@ -56,6 +61,10 @@ pub struct Summary {
     pub routes_selected: usize,
     /// Route configurations changed.
     pub route_configs_patched: usize,
+    /// AI backend clusters (targeted by a selected route).
+    pub backend_clusters: usize,
+    /// AI backend clusters changed.
+    pub clusters_patched: usize,
     /// Listeners and route configurations that could not be decoded at all (left as is).
     pub malformed: usize,
 }
@@ -102,6 +111,8 @@ impl Report {
             .iter()
             .filter(|c| **c == Change::Changed)
             .count();
+        s.backend_clusters = self.upstream.clusters.len();
+        s.clusters_patched = self.upstream.clusters_patched();
         s
     }
 
@@ -116,6 +127,8 @@ impl Report {
             routes = s.routes,
             routes_selected = s.routes_selected,
             route_configs_patched = s.route_configs_patched,
+            backend_clusters = s.backend_clusters,
+            clusters_patched = s.clusters_patched,
             malformed = s.malformed,
             processor_cluster = ?self.processor_cluster,
             "PostTranslateModify"
@@ -128,6 +141,9 @@ impl Report {
         }
         for line in self.route_lines() {
             tracing::debug!(route_config = %line.route_config, virtual_host = %line.virtual_host, route = %line.route, namespace = %line.namespace, decision = line.decision, reason = %line.reason, "route");
+        }
+        for line in self.upstream.lines(&self.index) {
+            tracing::debug!(cluster = %line.subject, decision = line.decision, reason = %line.reason, "upstream");
         }
     }
 
@@ -326,12 +342,21 @@ impl Report {
             None => "processor cluster not needed: nothing selected".to_owned(),
         };
         let _ = writeln!(out, "{cluster}");
+        let upstream = self.upstream.lines(&self.index);
+        if !upstream.is_empty() {
+            let rows: Vec<[&str; 3]> = upstream
+                .iter()
+                .map(|l| [l.subject.as_str(), l.decision, l.reason.as_str()])
+                .collect();
+            table(&mut out, ["cluster", "decision", "reason"], &rows);
+        }
 
         let s = self.summary();
         let _ = writeln!(
             out,
             "\nSUMMARY\n{} listeners; chains: {} patched, {} already patched, {} skipped; \
-             routes: {} of {} selected; route configs patched: {}; undecodable resources (left as is): {}",
+             routes: {} of {} selected; route configs patched: {}; backend clusters: {} of {} patched; \
+             undecodable resources (left as is): {}",
             s.listeners,
             s.chains_patched,
             s.chains_already,
@@ -339,6 +364,8 @@ impl Report {
             s.routes_selected,
             s.routes,
             s.route_configs_patched,
+            s.clusters_patched,
+            s.backend_clusters,
             s.malformed
         );
         for hint in self.hints(route_annotation) {

@@ -1,0 +1,127 @@
+//! The upstream part of the report: what happened to each AI backend cluster, and which
+//! selected routes lead to no cluster the hook could prepare.
+
+use super::Change;
+use crate::index::Index;
+use crate::select::upstream::{
+    BackendRef, ClusterDecision, FilterEdit, HostNames, Unresolved, UpstreamPatch,
+};
+
+/// The upstream side of one call.
+#[derive(Debug, Default)]
+pub struct UpstreamReport {
+    /// Every cluster a selected route targets, in request order.
+    pub clusters: Vec<ClusterOutcome>,
+    /// Selected routes whose clusters cannot be followed.
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// What happened to one AI backend cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOutcome {
+    /// Position in the request's clusters.
+    pub position: usize,
+    /// Name.
+    pub name: String,
+    /// The route rule whose names its hosts carry.
+    pub used_by: BackendRef,
+    /// Other route rules that send traffic to it too.
+    pub also_used_by: Vec<BackendRef>,
+    /// What was decided (edit failures folded in).
+    pub decision: ClusterDecision,
+    /// What the mutation did.
+    pub change: Change,
+}
+
+/// One row of the clusters table.
+#[derive(Debug, Clone)]
+pub struct ClusterLine {
+    /// `cluster "name"`, or the route that could not be followed.
+    pub subject: String,
+    /// `patched`, `unchanged`, `skipped` or `unresolved`.
+    pub decision: &'static str,
+    /// Why, and what the hosts are told.
+    pub reason: String,
+}
+
+impl UpstreamReport {
+    /// Clusters changed by this call.
+    pub fn clusters_patched(&self) -> usize {
+        self.clusters
+            .iter()
+            .filter(|c| c.change == Change::Changed)
+            .count()
+    }
+
+    /// Rows for `explain` and DEBUG logs, clusters first.
+    pub fn lines(&self, index: &Index) -> Vec<ClusterLine> {
+        let clusters = self.clusters.iter().map(|c| ClusterLine {
+            subject: format!("cluster {:?}", c.name),
+            decision: match (&c.decision, &c.change) {
+                (ClusterDecision::Skip(_), _) => "skipped",
+                (_, Change::Changed) => "patched",
+                _ => "unchanged",
+            },
+            reason: cluster_reason(c),
+        });
+        let unresolved = self.unresolved.iter().map(|u| ClusterLine {
+            subject: route_subject(index, u),
+            decision: "unresolved",
+            reason: u.reason.to_string(),
+        });
+        clusters.chain(unresolved).collect()
+    }
+}
+
+fn cluster_reason(c: &ClusterOutcome) -> String {
+    let mut reason = format!("targeted by {}", c.used_by);
+    for other in &c.also_used_by {
+        reason.push_str(&format!("; also {other} (names are {}'s)", c.used_by.route));
+    }
+    match &c.decision {
+        ClusterDecision::Skip(skip) => reason.push_str(&format!("; {skip}")),
+        ClusterDecision::Patch(patch) => reason.push_str(&patch_reason(patch)),
+    }
+    reason
+}
+
+fn patch_reason(patch: &UpstreamPatch) -> String {
+    let filters = match patch.filters {
+        FilterEdit::CreateOptions => "; upstream filters in new HttpProtocolOptions (HTTP/1.1)",
+        FilterEdit::AppendWithCodec => "; upstream filters and codec added to its options",
+        FilterEdit::InsertAt(_) => "; upstream filters before its codec",
+        FilterEdit::Present => "; upstream filters already present",
+    };
+    let hosts = match &patch.hosts {
+        HostNames::Eds => {
+            "; endpoints arrive by EDS, so no backend name is written (the request carries \
+             no backend identity)"
+                .to_owned()
+        }
+        HostNames::Groups(groups) => groups
+            .iter()
+            .enumerate()
+            .map(|(g, names)| match &names.backend_name {
+                Ok(name) => format!("; endpoints[{g}]: {name}"),
+                Err(why) => format!("; endpoints[{g}]: no backend name: {why}"),
+            })
+            .collect(),
+    };
+    format!("{filters}{hosts}")
+}
+
+fn route_subject(index: &Index, u: &Unresolved) -> String {
+    let route = index
+        .route_configs
+        .get(u.route_config)
+        .and_then(|rc| rc.virtual_hosts.as_ref().ok())
+        .and_then(|vhosts| vhosts.get(u.virtual_host))
+        .and_then(|vhost| vhost.routes.get(u.route));
+    match route {
+        Some(route) => format!("route {:?}", route.name),
+        None => format!(
+            "route_configs[{}] virtual_hosts[{}] routes[{}]",
+            u.route_config, u.virtual_host, u.route
+        ),
+    }
+}

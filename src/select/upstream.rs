@@ -1,0 +1,453 @@
+//! Upstream selection: which clusters are AI backends, and what each of their hosts is told.
+//!
+//! A cluster is an AI backend when a selected route sends traffic to it (`cluster`, or any
+//! entry of `weighted_clusters`); nothing about its name matters. Each such cluster gets the
+//! upstream processor filters, and each of its hosts the backend name the processor keys its
+//! credentials on: `<backend-ns>/<backend-name>/route/<route-name>/rule/<i>/ref/<j>`.
+//!
+//! - The route is the HTTPRoute of the first selected route that targets the cluster.
+//! - Rule `i` numbers that HTTPRoute's rules in the order their first xDS route appears in
+//!   the request. EG gives every rule its own cluster (or weighted set of clusters), so a rule
+//!   is recognised by what it targets, across Gateways, listeners and naming schemes.
+//! - Ref `j` is the position in `weighted_clusters` when the route splits traffic (EG then
+//!   builds one cluster per backendRef), otherwise the position of the endpoint group's backend
+//!   among the cluster's distinct backends (EG then writes one endpoint group per backendRef).
+//!
+//! The backend itself comes from EG's metadata on the endpoint group. Clusters whose
+//! endpoints arrive by EDS have none in the request, so they get the filters but no names.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+
+use super::{Decisions, RouteDecision};
+use crate::index::{
+    ClusterEntry, EndpointGroup, Endpoints, Index, Owner, Ownership, RouteEntry, Targets,
+    UpstreamFilters,
+};
+
+/// How a selected route reaches one cluster: everything its backend names need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendRef {
+    /// The HTTPRoute (`namespace/name`) of the route.
+    pub route: String,
+    /// The HTTPRoute's name, as it appears in backend names.
+    pub route_name: String,
+    /// The rule index (see the module docs).
+    pub rule: usize,
+    /// The position in `weighted_clusters`, when the route splits traffic.
+    pub weighted_ref: Option<usize>,
+}
+
+impl fmt::Display for BackendRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} rule {}", self.route, self.rule)?;
+        match self.weighted_ref {
+            Some(j) => write!(f, " ref {j}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A selected route whose traffic cannot be followed to a cluster of the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unresolved {
+    /// Route configuration position.
+    pub route_config: usize,
+    /// Virtual host position.
+    pub virtual_host: usize,
+    /// Route position.
+    pub route: usize,
+    /// Why.
+    pub reason: UnresolvedReason,
+}
+
+/// Why a selected route's clusters are unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnresolvedReason {
+    /// `cluster_header`: the cluster is chosen per request.
+    Header(String),
+    /// A cluster specifier plugin or another specifier the hook cannot follow.
+    OtherSpecifier,
+    /// The named cluster is not in the request.
+    MissingCluster(String),
+}
+
+impl fmt::Display for UnresolvedReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnresolvedReason::Header(header) => write!(
+                f,
+                "cluster comes from request header {header:?}; its clusters cannot be resolved"
+            ),
+            UnresolvedReason::OtherSpecifier => {
+                f.write_str("cluster specifier is not cluster or weighted_clusters")
+            }
+            UnresolvedReason::MissingCluster(name) => {
+                write!(f, "targets cluster {name:?}, which is not in the request")
+            }
+        }
+    }
+}
+
+/// The AI backend clusters of one request, before their contents are read.
+#[derive(Debug, Default)]
+pub struct Targeted {
+    /// Per cluster position: the first selected route to reach it, then every other HTTPRoute
+    /// rule that does too.
+    pub clusters: BTreeMap<usize, (BackendRef, Vec<BackendRef>)>,
+    /// Selected routes whose clusters are unknown.
+    pub unresolved: Vec<Unresolved>,
+}
+
+/// Finds every cluster a selected route targets, in route configurations for which
+/// `usable(position)` holds (those whose routes really were enabled).
+pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> bool) -> Targeted {
+    let rules = RuleNumbers::assign(index, decisions);
+    let mut out = Targeted::default();
+    for_each_route(index, |position, route| {
+        let selected = matches!(decisions.route(position), Some(RouteDecision::Selected(_)));
+        if !selected || !usable(position.0) {
+            return;
+        }
+        let Ownership::Owned(owner) = &route.owner else {
+            return;
+        };
+        let (route_config, virtual_host, route_index) = position;
+        let unresolved = |reason| Unresolved {
+            route_config,
+            virtual_host,
+            route: route_index,
+            reason,
+        };
+        let (clusters, weighted) = match &route.targets {
+            Targets::None => return,
+            Targets::Header(header) => {
+                out.unresolved
+                    .push(unresolved(UnresolvedReason::Header(header.clone())));
+                return;
+            }
+            Targets::Other => {
+                out.unresolved
+                    .push(unresolved(UnresolvedReason::OtherSpecifier));
+                return;
+            }
+            Targets::Cluster(cluster) => (std::slice::from_ref(cluster), false),
+            Targets::Weighted(clusters) => (clusters.as_slice(), true),
+        };
+        let rule = rules.rule(owner, clusters);
+        for (j, name) in clusters.iter().enumerate() {
+            let Some(cluster) = index.clusters.position(name) else {
+                out.unresolved
+                    .push(unresolved(UnresolvedReason::MissingCluster(name.clone())));
+                continue;
+            };
+            let backend_ref = BackendRef {
+                route: owner.qualified_name(),
+                route_name: owner.name.clone(),
+                rule,
+                weighted_ref: weighted.then_some(j),
+            };
+            match out.clusters.get_mut(&cluster) {
+                None => {
+                    out.clusters.insert(cluster, (backend_ref, Vec::new()));
+                }
+                Some((first, others)) => {
+                    if *first != backend_ref && !others.contains(&backend_ref) {
+                        others.push(backend_ref);
+                    }
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Position of a route: route configuration, virtual host, route.
+type RoutePosition = (usize, usize, usize);
+
+fn for_each_route<'a>(index: &'a Index, mut visit: impl FnMut(RoutePosition, &'a RouteEntry)) {
+    for (rc, entry) in index.route_configs.iter().enumerate() {
+        let Ok(vhosts) = &entry.virtual_hosts else {
+            continue;
+        };
+        for (vh, vhost) in vhosts.iter().enumerate() {
+            for (r, route) in vhost.routes.iter().enumerate() {
+                visit((rc, vh, r), route);
+            }
+        }
+    }
+}
+
+impl Decisions {
+    fn route(&self, (rc, vh, r): RoutePosition) -> Option<&RouteDecision> {
+        self.route_configs.get(rc)?.virtual_hosts.get(vh)?.get(r)
+    }
+}
+
+/// Rule numbers of the HTTPRoutes that have a selected route.
+struct RuleNumbers<'a> {
+    rules: HashMap<(&'a str, &'a str), Vec<&'a [String]>>,
+}
+
+impl<'a> RuleNumbers<'a> {
+    fn assign(index: &'a Index, decisions: &Decisions) -> Self {
+        let mut with_selected: HashSet<(&str, &str)> = HashSet::new();
+        for_each_route(index, |position, route| {
+            if let (Some(RouteDecision::Selected(_)), Ownership::Owned(owner)) =
+                (decisions.route(position), &route.owner)
+            {
+                with_selected.insert((owner.namespace.as_str(), owner.name.as_str()));
+            }
+        });
+        let mut rules: HashMap<(&str, &str), Vec<&[String]>> = HashMap::new();
+        let routes = index
+            .route_configs
+            .iter()
+            .filter_map(|entry| entry.virtual_hosts.as_ref().ok())
+            .flatten()
+            .flat_map(|vhost| vhost.routes.iter());
+        for route in routes {
+            let (Ownership::Owned(owner), Some((clusters, _))) =
+                (&route.owner, route.targets.clusters())
+            else {
+                continue;
+            };
+            {
+                let key = (owner.namespace.as_str(), owner.name.as_str());
+                if !with_selected.contains(&key) {
+                    continue;
+                }
+                let seen = rules.entry(key).or_default();
+                if !seen.contains(&clusters) {
+                    seen.push(clusters);
+                }
+            }
+        }
+        Self { rules }
+    }
+
+    fn rule(&self, owner: &Owner, clusters: &[String]) -> usize {
+        self.rules
+            .get(&(owner.namespace.as_str(), owner.name.as_str()))
+            .and_then(|seen| seen.iter().position(|c| *c == clusters))
+            .unwrap_or(0)
+    }
+}
+
+/// What happens to one AI backend cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterDecision {
+    /// Add the upstream filters (unless present) and write the host metadata.
+    Patch(UpstreamPatch),
+    /// Left as is.
+    Skip(ClusterSkip),
+}
+
+/// How to patch one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamPatch {
+    /// Where the filters go.
+    pub filters: FilterEdit,
+    /// What each host is told.
+    pub hosts: HostNames,
+}
+
+/// Where the upstream filters go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterEdit {
+    /// No `HttpProtocolOptions`: add one, explicit HTTP/1.1, with our filters and a codec.
+    CreateOptions,
+    /// `HttpProtocolOptions` without filters: add ours and a codec, keep the protocol settings.
+    AppendWithCodec,
+    /// Insert before the filter at this position (the upstream codec).
+    InsertAt(usize),
+    /// Our filter is already there.
+    Present,
+}
+
+/// The metadata written for a cluster's hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostNames {
+    /// Endpoints arrive by EDS: no hosts in the request, so nothing is written.
+    Eds,
+    /// Per endpoint group, in order.
+    Groups(Vec<GroupNames>),
+}
+
+/// What the hosts of one endpoint group are told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupNames {
+    /// `per_route_rule_backend_name`, or why it cannot be named.
+    pub backend_name: Result<String, String>,
+    /// Per host, `upstream_host` when the host has a DNS name.
+    pub upstream_hosts: Vec<Option<String>>,
+}
+
+/// Why an AI backend cluster is left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterSkip {
+    /// The cluster cannot be decoded.
+    Unreadable(String),
+    /// Its `HttpProtocolOptions` cannot be decoded.
+    MalformedOptions(String),
+    /// It has upstream filters but no upstream codec; Envoy needs the codec last.
+    NoCodec(Vec<String>),
+    /// It is the processor cluster itself.
+    IsProcessor,
+    /// Chosen for patching, but its bytes could not be edited; left as it came.
+    Unpatchable(String),
+}
+
+impl fmt::Display for ClusterSkip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClusterSkip::Unreadable(e) => write!(f, "cluster is malformed: {e}"),
+            ClusterSkip::MalformedOptions(e) => write!(f, "{e}"),
+            ClusterSkip::NoCodec(filters) => write!(
+                f,
+                "upstream http_filters [{}] have no upstream codec",
+                filters.join(", ")
+            ),
+            ClusterSkip::IsProcessor => f.write_str("it is the processor cluster"),
+            ClusterSkip::Unpatchable(e) => write!(f, "left as is, cannot edit: {e}"),
+        }
+    }
+}
+
+/// Decides one targeted cluster from what it contains.
+pub fn decide_cluster(
+    entry: &Result<ClusterEntry, String>,
+    backend_ref: &BackendRef,
+    filter_name: &str,
+    processor_cluster: &str,
+) -> ClusterDecision {
+    let entry = match entry {
+        Ok(entry) => entry,
+        Err(e) => return ClusterDecision::Skip(ClusterSkip::Unreadable(e.clone())),
+    };
+    if entry.name == processor_cluster {
+        return ClusterDecision::Skip(ClusterSkip::IsProcessor);
+    }
+    let filters = match &entry.upstream_filters {
+        UpstreamFilters::NoProtocolOptions => FilterEdit::CreateOptions,
+        UpstreamFilters::Malformed(e) => {
+            return ClusterDecision::Skip(ClusterSkip::MalformedOptions(e.clone()));
+        }
+        UpstreamFilters::Filters(filters) if filters.iter().any(|f| f.name == filter_name) => {
+            FilterEdit::Present
+        }
+        UpstreamFilters::Filters(filters) if filters.is_empty() => FilterEdit::AppendWithCodec,
+        UpstreamFilters::Filters(filters) => match filters.iter().rposition(|f| f.is_codec) {
+            Some(codec) => FilterEdit::InsertAt(codec),
+            None => {
+                return ClusterDecision::Skip(ClusterSkip::NoCodec(
+                    filters.iter().map(|f| f.name.clone()).collect(),
+                ));
+            }
+        },
+    };
+    ClusterDecision::Patch(UpstreamPatch {
+        filters,
+        hosts: host_names(&entry.endpoints, backend_ref),
+    })
+}
+
+fn host_names(endpoints: &Endpoints, backend_ref: &BackendRef) -> HostNames {
+    let Endpoints::Inline(groups) = endpoints else {
+        return HostNames::Eds;
+    };
+    let refs = ref_indices(groups, backend_ref.weighted_ref);
+    HostNames::Groups(
+        groups
+            .iter()
+            .zip(refs)
+            .map(|(group, j)| GroupNames {
+                backend_name: backend_name(&group.backend, backend_ref, j),
+                upstream_hosts: group.hosts.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// The ref index of each endpoint group: the weighted position, or the ordinal of the group's
+/// backend among the distinct backends in order (zone-split groups of one backend share it).
+fn ref_indices(groups: &[EndpointGroup], weighted_ref: Option<usize>) -> Vec<usize> {
+    if let Some(j) = weighted_ref {
+        return vec![j; groups.len()];
+    }
+    let mut seen: Vec<&Ownership> = Vec::new();
+    groups
+        .iter()
+        .map(
+            |group| match seen.iter().position(|b| **b == group.backend) {
+                Some(j) if group.backend != Ownership::Unknown => j,
+                _ => {
+                    seen.push(&group.backend);
+                    seen.len() - 1
+                }
+            },
+        )
+        .collect()
+}
+
+fn backend_name(backend: &Ownership, r: &BackendRef, j: usize) -> Result<String, String> {
+    match backend {
+        Ownership::Owned(owner) => Ok(format!(
+            "{}/{}/route/{}/rule/{}/ref/{j}",
+            owner.namespace, owner.name, r.route_name, r.rule
+        )),
+        Ownership::Unknown => Err("endpoint group has no envoy-gateway metadata".to_owned()),
+        Ownership::Malformed(e) => Err(format!("endpoint group metadata: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::Owner;
+
+    fn backend(name: &str) -> Ownership {
+        Ownership::Owned(Owner {
+            kind: "Backend".into(),
+            name: name.into(),
+            namespace: "ai".into(),
+            section_name: None,
+            annotations: Default::default(),
+        })
+    }
+
+    fn group(owner: Ownership) -> EndpointGroup {
+        EndpointGroup {
+            backend: owner,
+            hosts: vec![None],
+        }
+    }
+
+    #[test]
+    fn ref_index_counts_distinct_backends_and_keeps_zone_groups_together() {
+        let groups = [
+            group(backend("openai")),
+            group(backend("openai")),
+            group(backend("bedrock")),
+            group(Ownership::Unknown),
+            group(Ownership::Unknown),
+        ];
+        assert_eq!(ref_indices(&groups, None), vec![0, 0, 1, 2, 3]);
+        assert_eq!(ref_indices(&groups, Some(4)), vec![4; 5]);
+    }
+
+    #[test]
+    fn backend_name_has_the_documented_format() {
+        let r = BackendRef {
+            route: "team-a/chat".into(),
+            route_name: "chat".into(),
+            rule: 2,
+            weighted_ref: None,
+        };
+        assert_eq!(
+            backend_name(&backend("openai"), &r, 1).as_deref(),
+            Ok("ai/openai/route/chat/rule/2/ref/1")
+        );
+        assert!(backend_name(&Ownership::Unknown, &r, 0).is_err());
+    }
+}
