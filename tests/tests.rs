@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod contract;
 mod corpus;
+mod dataplane;
 mod envoy;
 mod golden;
 mod passthrough;

@@ -8,6 +8,10 @@
     clippy::panic
 )]
 
+pub mod envoy_process;
+pub mod ext_proc;
+pub mod upstream;
+
 use std::path::{Path, PathBuf};
 
 /// The repository root.

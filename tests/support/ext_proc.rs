@@ -1,0 +1,269 @@
+//! A stub external processor (`envoy.service.ext_proc.v3.ExternalProcessor`) on a Unix socket,
+//! for tests that run a real Envoy.
+//!
+//! It answers every phase Envoy can send, so any `ProcessingMode` works: in the request-headers
+//! phase it adds the request header [`REQUEST_HEADER`] (the upstream sees it), in the
+//! response-headers phase the response header [`RESPONSE_HEADER`] (the client sees it); bodies
+//! and trailers pass unchanged. Every stream (one per filter invocation) is recorded: which
+//! phases it saw, the request headers, and the `attributes` and `metadata_context` Envoy sent,
+//! so a test can tell a downstream filter's stream (all phases) from an upstream one (request
+//! headers only, with route attributes) and check what each was told.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use envoy_types::pb::envoy::config::core::v3::{HeaderValue, HeaderValueOption, Metadata};
+use envoy_types::pb::envoy::service::ext_proc::v3::{
+    BodyResponse, CommonResponse, HeaderMutation, HeadersResponse, HttpHeaders, ProcessingRequest,
+    ProcessingResponse, TrailersResponse,
+    external_processor_server::{ExternalProcessor, ExternalProcessorServer},
+    processing_request::Request as Sent,
+    processing_response::Response,
+};
+use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
+
+/// Response header the stub adds in the response-headers phase.
+pub const RESPONSE_HEADER: (&str, &str) = ("x-processed-by", "stub");
+/// Request header the stub adds in the request-headers phase.
+pub const REQUEST_HEADER: (&str, &str) = ("x-ext-proc-request", "stub");
+
+/// A processing phase, as named by `ProcessingRequest.request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// `request_headers`
+    RequestHeaders,
+    /// `request_body`
+    RequestBody,
+    /// `request_trailers`
+    RequestTrailers,
+    /// `response_headers`
+    ResponseHeaders,
+    /// `response_body`
+    ResponseBody,
+    /// `response_trailers`
+    ResponseTrailers,
+}
+
+/// What one `Process` stream carried.
+#[derive(Debug, Clone, Default)]
+pub struct StreamRecord {
+    /// Phases in the order they arrived.
+    pub phases: Vec<Phase>,
+    /// Headers of the request-headers phase (`:path`, `:authority`, …), as sent.
+    pub request_headers: Vec<(String, String)>,
+    /// `attributes` of every message (and of the deprecated `HttpHeaders.attributes`), merged
+    /// by key (`envoy.filters.http.ext_proc`).
+    pub attributes: HashMap<String, Struct>,
+    /// The last `metadata_context` sent, if any.
+    pub metadata_context: Option<Metadata>,
+}
+
+impl StreamRecord {
+    /// The first value of a request header.
+    pub fn request_header(&self, name: &str) -> Option<&str> {
+        self.request_headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of an attribute (e.g. `xds.route_metadata…`) under any attributes key.
+    pub fn attribute(&self, name: &str) -> Option<&Value> {
+        self.attributes.values().find_map(|s| s.fields.get(name))
+    }
+
+    /// The string value of an attribute.
+    pub fn string_attribute(&self, name: &str) -> Option<&str> {
+        match self.attribute(name)?.kind.as_ref()? {
+            Kind::StringValue(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Whether the stream saw `phase`.
+    pub fn saw(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
+    }
+}
+
+/// The streams seen so far, shared between the server and the test.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    streams: Mutex<Vec<StreamRecord>>,
+}
+
+impl Recorder {
+    /// How many streams (filter invocations) were opened.
+    pub fn calls(&self) -> usize {
+        self.streams.lock().unwrap().len()
+    }
+
+    /// A copy of every stream from `from` on (a value of [`Recorder::calls`] taken earlier).
+    pub fn streams_since(&self, from: usize) -> Vec<StreamRecord> {
+        self.streams
+            .lock()
+            .unwrap()
+            .get(from..)
+            .unwrap_or_default()
+            .to_vec()
+    }
+
+    fn open(&self) -> usize {
+        let mut streams = self.streams.lock().unwrap();
+        streams.push(StreamRecord::default());
+        streams.len() - 1
+    }
+
+    /// Records a message of stream `index` and returns the answer.
+    fn handle(
+        &self,
+        index: usize,
+        message: ProcessingRequest,
+    ) -> Result<ProcessingResponse, String> {
+        let mut streams = self.streams.lock().unwrap();
+        let record = &mut streams[index];
+        record.attributes.extend(message.attributes);
+        if message.metadata_context.is_some() {
+            record.metadata_context = message.metadata_context;
+        }
+        let (phase, response) = match message.request.ok_or("message without a phase")? {
+            Sent::RequestHeaders(headers) => {
+                record.request_headers = header_list(&headers);
+                record.attributes.extend(headers.attributes);
+                (
+                    Phase::RequestHeaders,
+                    Response::RequestHeaders(set_header(REQUEST_HEADER)),
+                )
+            }
+            Sent::ResponseHeaders(headers) => {
+                record.attributes.extend(headers.attributes);
+                (
+                    Phase::ResponseHeaders,
+                    Response::ResponseHeaders(set_header(RESPONSE_HEADER)),
+                )
+            }
+            Sent::RequestBody(_) => (
+                Phase::RequestBody,
+                Response::RequestBody(BodyResponse::default()),
+            ),
+            Sent::ResponseBody(_) => (
+                Phase::ResponseBody,
+                Response::ResponseBody(BodyResponse::default()),
+            ),
+            Sent::RequestTrailers(_) => (
+                Phase::RequestTrailers,
+                Response::RequestTrailers(TrailersResponse::default()),
+            ),
+            Sent::ResponseTrailers(_) => (
+                Phase::ResponseTrailers,
+                Response::ResponseTrailers(TrailersResponse::default()),
+            ),
+        };
+        record.phases.push(phase);
+        Ok(ProcessingResponse {
+            response: Some(response),
+            ..Default::default()
+        })
+    }
+}
+
+fn header_list(headers: &HttpHeaders) -> Vec<(String, String)> {
+    headers
+        .headers
+        .iter()
+        .flat_map(|map| &map.headers)
+        .map(|h| {
+            let value = if h.raw_value.is_empty() {
+                h.value.clone()
+            } else {
+                String::from_utf8_lossy(&h.raw_value).into_owned()
+            };
+            (h.key.clone(), value)
+        })
+        .collect()
+}
+
+fn set_header((key, value): (&str, &str)) -> HeadersResponse {
+    HeadersResponse {
+        response: Some(CommonResponse {
+            header_mutation: Some(HeaderMutation {
+                set_headers: vec![HeaderValueOption {
+                    header: Some(HeaderValue {
+                        key: key.to_owned(),
+                        raw_value: value.as_bytes().to_vec(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+struct Service {
+    recorder: Arc<Recorder>,
+}
+
+#[tonic::async_trait]
+impl ExternalProcessor for Service {
+    type ProcessStream = ReceiverStream<Result<ProcessingResponse, tonic::Status>>;
+
+    async fn process(
+        &self,
+        request: tonic::Request<tonic::Streaming<ProcessingRequest>>,
+    ) -> Result<tonic::Response<Self::ProcessStream>, tonic::Status> {
+        let mut inbound = request.into_inner();
+        let recorder = Arc::clone(&self.recorder);
+        let index = recorder.open();
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            // Ends when Envoy closes its side (or the stream breaks): one answer per message.
+            while let Ok(Some(message)) = inbound.message().await {
+                let answer = recorder
+                    .handle(index, message)
+                    .map_err(tonic::Status::invalid_argument);
+                if tx.send(answer).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(tonic::Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// A running stub processor; stops when dropped.
+pub struct StubProcessor {
+    /// What it has seen.
+    pub recorder: Arc<Recorder>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl StubProcessor {
+    /// Listens on the Unix socket `path` (which must not exist) and serves in the background.
+    /// Must be called inside a Tokio runtime.
+    pub fn start(path: &Path) -> Self {
+        let listener = tokio::net::UnixListener::bind(path)
+            .unwrap_or_else(|e| panic!("binding {}: {e}", path.display()));
+        let recorder = Arc::new(Recorder::default());
+        let service = ExternalProcessorServer::new(Service {
+            recorder: Arc::clone(&recorder),
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(UnixListenerStream::new(listener), async {
+                    let _ = stopped.await;
+                }),
+        );
+        Self {
+            recorder,
+            _stop: stop,
+        }
+    }
+}
