@@ -9,8 +9,10 @@
 //!
 //! - AI routes of Gateway A (namespace `envoy-gateway`, legacy names) and Gateway B (namespace
 //!   `team-a`, V2 names) go through the processor: the stub's request header reaches the
-//!   upstream, its response header reaches the client, and it saw exactly one new stream with
-//!   the phases the hook's processing mode asks for;
+//!   upstream, its response header reaches the client, and it saw one downstream stream with
+//!   the phases the hook's processing mode asks for, then one upstream stream (the filter on
+//!   the AI backend cluster) with request headers only and the backend, host and route names
+//!   as attributes;
 //! - the plain route beside the AI route, on the same HCM, does not: no headers, no stream;
 //! - the TCP proxy chain sharing Gateway A's listener still forwards bytes.
 //!
@@ -37,9 +39,22 @@ use crate::support::ext_proc::{
 use crate::support::repo;
 use crate::support::upstream::{self, Reply};
 
-/// Processor streams one AI request opens: the downstream filter's. (An upstream filter on AI
-/// backend clusters would add one per request, with request headers only.)
-const STREAMS_PER_AI_REQUEST: usize = 1;
+/// Processor streams one AI request opens: the downstream filter's, and the upstream filter's
+/// on the AI backend cluster.
+const STREAMS_PER_AI_REQUEST: usize = 2;
+/// Request attributes the upstream filter sends, by the metadata they read.
+const BACKEND_NAME_ATTRIBUTE: &str = "xds.upstream_host_metadata.filter_metadata['aigateway.envoy.io']['per_route_rule_backend_name']";
+const UPSTREAM_HOST_ATTRIBUTE: &str =
+    "xds.upstream_host_metadata.filter_metadata['aigateway.envoy.io']['upstream_host']";
+const ROUTE_NAME_ATTRIBUTE: &str =
+    "xds.route_metadata.filter_metadata['aigateway.envoy.io']['aigw_route_name']";
+
+/// What the upstream stream of an AI request must carry.
+struct Upstream<'a> {
+    backend_name: &'a str,
+    upstream_host: Option<&'a str>,
+    route_name: &'a str,
+}
 /// Phases of a request with a body: headers and buffered bodies both ways, no trailers.
 const WITH_BODY: &[Phase] = &[
     Phase::RequestHeaders,
@@ -96,14 +111,15 @@ fn write_bootstrap(dir: &Path, values: &[(&str, String)], admin_port: u16) -> st
 }
 
 /// Asserts a request went through the processor: its headers on both sides, the upstream saw
-/// the request (`path`, `host`, whole body), and exactly one new downstream stream for it with
-/// `phases`. Returns the new streams.
+/// the request (`path`, `host`, whole body), exactly one new downstream stream for it with
+/// `phases`, and one upstream stream with request headers only and `expected` attributes.
 fn assert_processed(
     reply: &Reply,
     recorder: &Recorder,
     before: usize,
     (host, path, body): (&str, &str, &[u8]),
     phases: &[Phase],
+    expected: Upstream<'_>,
 ) -> Vec<StreamRecord> {
     let what = format!("http://{host}{path}");
     assert_eq!(reply.status, 200, "{what}: {reply:?}");
@@ -151,6 +167,36 @@ fn assert_processed(
         "{what}: {stream:#?}"
     );
     assert_eq!(stream.phases, phases, "{what}: phases");
+
+    let upstream: Vec<&StreamRecord> = streams
+        .iter()
+        .filter(|s| !s.saw(Phase::ResponseHeaders))
+        .collect();
+    assert_eq!(upstream.len(), 1, "{what}: upstream streams: {streams:#?}");
+    let stream = upstream[0];
+    assert_eq!(
+        stream.phases,
+        [Phase::RequestHeaders],
+        "{what}: upstream phases"
+    );
+    assert_eq!(
+        stream.string_attribute(BACKEND_NAME_ATTRIBUTE),
+        Some(expected.backend_name),
+        "{what}: upstream attributes {:#?}",
+        stream.attributes
+    );
+    assert_eq!(
+        stream.string_attribute(UPSTREAM_HOST_ATTRIBUTE),
+        expected.upstream_host,
+        "{what}: upstream attributes {:#?}",
+        stream.attributes
+    );
+    assert_eq!(
+        stream.string_attribute(ROUTE_NAME_ATTRIBUTE),
+        Some(expected.route_name),
+        "{what}: upstream attributes {:#?}",
+        stream.attributes
+    );
     streams
 }
 
@@ -210,10 +256,31 @@ async fn processor_runs_on_ai_routes_only() {
     let reply = upstream::send(gateway_a, "POST", host, path, CHAT_BODY)
         .await
         .unwrap();
-    assert_processed(&reply, recorder, before, (host, path, CHAT_BODY), WITH_BODY);
+    let expected = Upstream {
+        backend_name: "envoy-gateway/openai/route/chat/rule/0/ref/0",
+        upstream_host: Some("llm.a.example"),
+        route_name: "envoy-gateway/chat",
+    };
+    assert_processed(
+        &reply,
+        recorder,
+        before,
+        (host, path, CHAT_BODY),
+        WITH_BODY,
+        expected,
+    );
 
     // Gateway A, plain route on the same listener and HCM.
     let (host, path) = ("a.example", "/index.html");
+    let before = recorder.calls();
+    let reply = upstream::send(gateway_a, "GET", host, path, b"")
+        .await
+        .unwrap();
+    assert_not_processed(&reply, recorder, before, (host, path));
+
+    // Gateway A, plain route to the AI backend cluster: the cluster's upstream filter is there,
+    // but disabled unless the route enables it.
+    let (host, path) = ("a.example", "/shared/page");
     let before = recorder.calls();
     let reply = upstream::send(gateway_a, "GET", host, path, b"")
         .await
@@ -226,7 +293,19 @@ async fn processor_runs_on_ai_routes_only() {
     let reply = upstream::send(gateway_b, "GET", host, path, b"")
         .await
         .unwrap();
-    assert_processed(&reply, recorder, before, (host, path, b""), WITHOUT_BODY);
+    let expected = Upstream {
+        backend_name: "team-a/models/route/models/rule/0/ref/0",
+        upstream_host: None,
+        route_name: "team-a/models",
+    };
+    assert_processed(
+        &reply,
+        recorder,
+        before,
+        (host, path, b""),
+        WITHOUT_BODY,
+        expected,
+    );
 
     // Gateway A's TCP proxy chain, on the listener whose HTTP chain was patched.
     let before = recorder.calls();

@@ -216,8 +216,9 @@ fn http_filter(config: &ExtProcConfig) -> HttpFilter {
 
 /// The upstream processor: sees the request headers on their way to the chosen backend (the
 /// processor injects that backend's credentials), with the backend and route names as
-/// attributes. It only acts on requests the downstream processor handled: without the
-/// downstream filter's dynamic metadata the processor passes the request through.
+/// attributes. Like the downstream filter it is disabled by default and shares its name, so the
+/// per-route `FilterConfig` of an AI route enables both; a plain route that shares an AI backend
+/// cluster never reaches the processor (the data-plane test checks this with a real Envoy).
 fn upstream_processor(config: &ExtProcConfig) -> HttpFilter {
     use processing_mode::{BodySendMode, HeaderSendMode};
     let attribute = |source: &str, key: &str| {
@@ -253,6 +254,7 @@ fn upstream_processor(config: &ExtProcConfig) -> HttpFilter {
     };
     HttpFilter {
         name: config.filter_name.clone(),
+        disabled: true,
         config_type: Some(http_filter::ConfigType::TypedConfig(to_any(&processor))),
         ..Default::default()
     }
