@@ -42,6 +42,10 @@ const GOLDEN_INPUT_FAILS: &[(&str, &str)] = &[
         "its wasm filter loads /var/lib/eg/wasm/filter.wasm, absent on this machine",
     ),
     (
+        "upstream-existing-protocol-options",
+        "one cluster's upstream filters deliberately lack the codec Envoy requires last",
+    ),
+    (
         "malformed-hcm-type",
         "an HCM's typed config is deliberately malformed",
     ),
