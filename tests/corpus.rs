@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
 use xds_hook::format::{self, text_to_binary};
 use xds_hook::index::ChainKind;
-use xds_hook::select::{ChainDecision, ChainSkip};
+use xds_hook::select::{ChainDecision, ChainSkip, RouteDecision};
 use xds_hook::{Config, Hook};
 
 use crate::support;
@@ -89,6 +89,7 @@ fn unannotated_scenarios_come_back_unchanged() {
 fn annotated_scenarios_are_patched_exactly_where_routes_are_selected() {
     let hook = Hook::new(Config::default());
     let mut patched_total = 0;
+    let mut clusters_total = 0;
     for dir in scenarios() {
         let name = dir.display().to_string();
         let mut request = format::read_resource_dir(&dir).unwrap();
@@ -137,6 +138,37 @@ fn annotated_scenarios_are_patched_exactly_where_routes_are_selected() {
             patched_total += usize::from(patched);
         }
 
+        // Clusters: changed exactly when a selected route targets them, found independently
+        // here from the index (route → cluster name → position).
+        let targeted: std::collections::HashSet<usize> = report
+            .index
+            .route_configs
+            .iter()
+            .zip(&report.decisions.route_configs)
+            .filter_map(|(rc, d)| {
+                Some(rc.virtual_hosts.as_ref().ok()?.iter().zip(&d.virtual_hosts))
+            })
+            .flatten()
+            .flat_map(|(vhost, routes)| vhost.routes.iter().zip(routes))
+            .filter(|(_, d)| matches!(d, RouteDecision::Selected(_)))
+            .filter_map(|(route, _)| route.targets.clusters())
+            .flat_map(|(names, _)| names.iter())
+            .filter_map(|name| report.index.clusters.position(name))
+            .collect();
+        for (i, (before, after)) in request
+            .clusters
+            .iter()
+            .zip(&outcome.response.clusters)
+            .enumerate()
+        {
+            assert_eq!(
+                before != after,
+                targeted.contains(&i),
+                "{name}: clusters[{i}] changed iff a selected route targets it"
+            );
+        }
+        clusters_total += targeted.len();
+
         let again = hook.post_translate_modify(support::as_request(&outcome.response));
         assert_eq!(again.response, outcome.response, "{name}: idempotent");
     }
@@ -144,6 +176,10 @@ fn annotated_scenarios_are_patched_exactly_where_routes_are_selected() {
         assert!(
             patched_total >= 20,
             "only {patched_total} listeners patched across the corpus"
+        );
+        assert!(
+            clusters_total >= 20,
+            "only {clusters_total} backend clusters patched across the corpus"
         );
     }
 }
