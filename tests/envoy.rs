@@ -42,8 +42,8 @@ const GOLDEN_INPUT_FAILS: &[(&str, &str)] = &[
         "its wasm filter loads /var/lib/eg/wasm/filter.wasm, absent on this machine",
     ),
     (
-        "upstream-existing-protocol-options",
-        "one cluster's upstream filters deliberately lack the codec Envoy requires last",
+        "upstream-no-codec",
+        "the cluster's upstream filters deliberately lack the codec Envoy requires last",
     ),
     (
         "malformed-hcm-type",
