@@ -202,10 +202,16 @@ async fn oversized_request_is_refused_naming_the_limit() {
         .post_translate_modify(request)
         .await
         .unwrap_err();
-    // tonic refuses before buffering the body, with OUT_OF_RANGE (grpc-go says
-    // RESOURCE_EXHAUSTED; mapping to it belongs with the production-server work).
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
-    assert!(status.message().contains("65536"), "{}", status.message());
+    // tonic refuses before buffering the body (OUT_OF_RANGE); the call layer says
+    // RESOURCE_EXHAUSTED, as gRPC's own servers do, and names the key.
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("server.maxMessageBytes (65536 bytes)"),
+        "{}",
+        status.message()
+    );
     server.stop().await;
 }
 
