@@ -176,11 +176,13 @@ fn serve(
         config.server.admin_listen = Some(admin_listen);
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(xds_hook::server::serve(
+    let result = runtime.block_on(xds_hook::server::serve(
         config,
         xds_hook::server::shutdown::signal(),
-    ))?;
-    Ok(())
+    ));
+    // A hook task still running after the grace period must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(result?)
 }
 
 fn apply(config: Config, input: &Path, output: &Path) -> anyhow::Result<()> {

@@ -4,6 +4,8 @@ mod bad_input;
 mod cli;
 mod contract;
 mod corpus;
+mod daemon;
+mod daemon_tls;
 mod envoy;
 mod golden;
 mod passthrough;

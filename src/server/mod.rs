@@ -110,8 +110,10 @@ async fn run(
 
     let mut background = Vec::new();
     if let Some(listener) = admin {
-        let addr = listener.local_addr().ok();
-        tracing::info!(addr = ?addr, "admin endpoint listening (/healthz, /readyz, /metrics)");
+        let addr = listener
+            .local_addr()
+            .map_or_else(|e| e.to_string(), |a| a.to_string());
+        tracing::info!(addr = %addr, paths = "/healthz /readyz /metrics", "admin endpoint listening");
         let admin = admin::Admin::new(health.clone(), Arc::clone(&metrics));
         background.push(tokio::spawn(admin.serve(listener)));
     }
