@@ -6,6 +6,7 @@ mod contract;
 mod corpus;
 mod daemon;
 mod daemon_tls;
+mod deploy;
 mod envoy;
 mod golden;
 mod passthrough;
