@@ -543,3 +543,48 @@ fn startup_fails_fast_with_one_clear_line() {
     );
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
 }
+
+#[tokio::test]
+async fn a_misconfiguration_is_warned_once_per_resource_not_per_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &config(""));
+    // Listeners without their route configurations: EG without route.includeAll.
+    let mut request = support::golden_request("mixed-namespaces-and-schemes");
+    request.routes.clear();
+    let report = xds_hook::Hook::new(xds_hook::Config::default())
+        .post_translate_modify(request.clone())
+        .report;
+    let missing = report
+        .chain_lines()
+        .iter()
+        .filter(|l| l.reason.contains("is not in the request"))
+        .count();
+    assert!(missing > 0);
+    let mut client = client(channel(daemon.tcp()).await);
+    for _ in 0..3 {
+        client.post_translate_modify(request.clone()).await.unwrap();
+    }
+    let warnings = || {
+        daemon
+            .log()
+            .lines()
+            .filter(|l| {
+                l.contains("probably a misconfiguration") && l.contains("missing_route_config")
+            })
+            .count()
+    };
+    // The log is read by another thread: wait until the warnings are in, then count.
+    eventually(Duration::from_secs(5), "the warnings", || {
+        warnings() >= missing
+    });
+    assert_eq!(warnings(), missing, "log:\n{}", daemon.log());
+    let (_, metrics) = daemon.admin_get("/metrics");
+    let line = format!(
+        "xds_hook_skips_total{{reason=\"missing_route_config\"}} {}",
+        3 * missing
+    );
+    assert!(
+        metrics.lines().any(|l| l == line),
+        "missing {line:?} in\n{metrics}"
+    );
+}
