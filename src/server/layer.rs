@@ -80,6 +80,7 @@ where
             Err(status) => {
                 let response = status.into_http::<Body>();
                 record.code = Some(Code::ResourceExhausted);
+                record.finish();
                 let body =
                     ObservedBody::new(Body::empty(), record, None, Arc::clone(&self.layer.limits));
                 return Box::pin(std::future::ready(Ok(response.map(|_| body))));
@@ -100,12 +101,18 @@ where
         Box::pin(async move {
             let mut response = future.await?;
             record.code = limits.remap(response.headers_mut());
+            if record.code.is_some() {
+                // Trailers-only response: the status is final, no body follows.
+                record.finish();
+            }
             Ok(response.map(|body| ObservedBody::new(body, record, permit, limits)))
         })
     }
 }
 
-/// Timing and sizes of one call; recorded exactly once, when dropped.
+/// Timing and sizes of one call; recorded exactly once: when its status is known (before the
+/// client can see it, so a scrape right after a call counts it), or as `CANCELLED` when it is
+/// dropped before that.
 struct CallRecord {
     metrics: Arc<Metrics>,
     method: MethodLabels,
@@ -113,6 +120,7 @@ struct CallRecord {
     request_bytes: Arc<AtomicU64>,
     response_bytes: u64,
     code: Option<Code>,
+    recorded: bool,
 }
 
 impl CallRecord {
@@ -125,12 +133,14 @@ impl CallRecord {
             request_bytes: Arc::new(AtomicU64::new(0)),
             response_bytes: 0,
             code: None,
+            recorded: false,
         }
     }
-}
 
-impl Drop for CallRecord {
-    fn drop(&mut self) {
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.recorded, true) {
+            return;
+        }
         self.metrics.call_finished(
             &self.method,
             self.code.unwrap_or(Code::Cancelled),
@@ -138,6 +148,12 @@ impl Drop for CallRecord {
             self.request_bytes.load(Ordering::Relaxed),
             self.response_bytes,
         );
+    }
+}
+
+impl Drop for CallRecord {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 
@@ -221,7 +237,13 @@ impl HttpBody for ObservedBody {
                 this.record.response_bytes += len(data);
             } else if let Some(trailers) = frame.trailers_mut() {
                 this.record.code = this.limits.remap(trailers).or(this.record.code);
+                this.record.finish();
             }
+        }
+        if let Poll::Ready(None) = polled
+            && this.record.code.is_some()
+        {
+            this.record.finish();
         }
         polled
     }
