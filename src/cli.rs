@@ -233,7 +233,7 @@ fn describe(config: &Config) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let tls = match &server.tls {
-        None => "null  # plaintext".to_owned(),
+        None => " null  # plaintext".to_owned(),
         Some(t) => format!(
             "\n    certFile: {}\n    keyFile: {}\n    clientCaFile: {}\n    reloadInterval: {}",
             t.cert_file.display(),
@@ -253,7 +253,7 @@ fn describe(config: &Config) -> String {
     format!(
         "selection:\n  routeAnnotation: {}\n  gatewayNamespaces: {}\n  gatewayAnnotation: {}\n\
          extProc:\n  filterName: {}\n  clusterName: {}\n  socketPath: {}\n  messageTimeout: {}\n  metadataNamespace: {}\n\
-         server:\n  listen: [{}]\n  adminListen: {}\n  maxMessageBytes: {}\n  maxConcurrentCalls: {}\n  shutdownGrace: {}\n  tls: {}\n",
+         server:\n  listen: [{}]\n  adminListen: {}\n  maxMessageBytes: {}\n  maxConcurrentCalls: {}\n  shutdownGrace: {}\n  tls:{}\n",
         s.route_annotation,
         namespaces,
         s.gateway_annotation

@@ -303,8 +303,25 @@ struct ManualCall {
 
 impl ManualCall {
     /// Starts the call and sends the gRPC frame header and the first half of `request`.
-    async fn start(channel: Channel, request: &PostTranslateModifyRequest) -> ManualCall {
-        use tower::ServiceExt as _;
+    async fn start(addr: SocketAddr, request: &PostTranslateModifyRequest) -> ManualCall {
+        Self::start_with(addr, request, None).await
+    }
+
+    /// Like [`ManualCall::start`], with a `grpc-timeout` header when `timeout` is set.
+    /// A raw HTTP/2 client, so no client-side deadline handling gets in the way.
+    async fn start_with(
+        addr: SocketAddr,
+        request: &PostTranslateModifyRequest,
+        timeout: Option<&str>,
+    ) -> ManualCall {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut h2, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tcp),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(connection);
         let message = request.encode_to_vec();
         let mut framed = vec![0u8];
         framed.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
@@ -313,15 +330,21 @@ impl ManualCall {
         let rest = framed.split_off(framed.len() / 2);
         let (sender, rx) = tokio::sync::mpsc::channel(4);
         let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx));
-        let http_request = http::Request::builder()
+        let mut http_request = http::Request::builder();
+        if let Some(timeout) = timeout {
+            http_request = http_request.header("grpc-timeout", timeout);
+        }
+        let http_request = http_request
             .method("POST")
-            .uri("/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify")
+            .uri(format!(
+                "http://{addr}/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify"
+            ))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
-            .body(tonic::body::Body::new(body))
+            .body(body)
             .unwrap();
         let response = tokio::spawn(async move {
-            let response = channel.oneshot(http_request).await.unwrap();
+            let response = h2.send_request(http_request).await.unwrap();
             let (parts, body) = response.into_parts();
             let collected = body.collect().await.unwrap();
             let trailers = collected.trailers().cloned().unwrap_or_default();
@@ -338,6 +361,14 @@ impl ManualCall {
             response,
             rest,
         }
+    }
+
+    /// Waits for the answer without sending the rest.
+    async fn answer(self) -> (Option<tonic::Code>, Bytes) {
+        tokio::time::timeout(Duration::from_secs(30), self.response)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// Sends the rest and waits for the answer: (code, message bytes).
@@ -383,7 +414,7 @@ async fn sigterm_lets_an_in_flight_large_call_finish_and_exits_zero() {
     let mut daemon = Daemon::start(dir.path(), &config("  shutdownGrace: 20s\n"));
     let addr = daemon.tcp();
     let request = large_request(16);
-    let call = ManualCall::start(channel(addr).await, &request).await;
+    let call = ManualCall::start(addr, &request).await;
     eventually(Duration::from_secs(10), "the call to be in flight", || {
         in_flight(&daemon) == 1
     });
@@ -414,7 +445,7 @@ async fn sigterm_lets_an_in_flight_large_call_finish_and_exits_zero() {
 async fn a_call_that_outlives_the_grace_period_is_cut_with_a_warning_and_exit_zero() {
     let dir = tempfile::tempdir().unwrap();
     let mut daemon = Daemon::start(dir.path(), &config("  shutdownGrace: 300ms\n"));
-    let call = ManualCall::start(channel(daemon.tcp()).await, &large_request(1)).await;
+    let call = ManualCall::start(daemon.tcp(), &large_request(1)).await;
     eventually(Duration::from_secs(10), "the call to be in flight", || {
         in_flight(&daemon) == 1
     });
@@ -437,7 +468,7 @@ async fn excess_concurrent_calls_get_resource_exhausted_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path(), &config("  maxConcurrentCalls: 1\n"));
     let channel = channel(daemon.tcp()).await;
-    let first = ManualCall::start(channel.clone(), &large_request(1)).await;
+    let first = ManualCall::start(daemon.tcp(), &large_request(1)).await;
     eventually(
         Duration::from_secs(10),
         "the first call to be in flight",
@@ -587,4 +618,30 @@ async fn a_misconfiguration_is_warned_once_per_resource_not_per_call() {
         metrics.lines().any(|l| l == line),
         "missing {line:?} in\n{metrics}"
     );
+}
+
+// The checks below block (std I/O, sleeps): the call's task needs another worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_its_deadline_is_ended_by_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &config("  maxConcurrentCalls: 1\n"));
+    let channel = channel(daemon.tcp()).await;
+    let started = Instant::now();
+    // 300 ms to send a body that never completes.
+    let call = ManualCall::start_with(daemon.tcp(), &large_request(1), Some("300m")).await;
+    let (code, _) = call.answer().await;
+    assert_eq!(code, Some(tonic::Code::Cancelled));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    eventually(Duration::from_secs(5), "the call to be counted", || {
+        in_flight(&daemon) == 0
+    });
+    // Its slot is free again.
+    client(channel)
+        .post_translate_modify(large_request(1))
+        .await
+        .unwrap();
 }
