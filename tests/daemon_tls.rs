@@ -17,7 +17,7 @@ use rcgen::{
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use xds_hook::contract::PostTranslateModifyRequest;
 
-use crate::daemon::{Daemon, client};
+use crate::daemon::harness::{Daemon, client};
 
 /// A CA that signs server and client certificates.
 struct Ca {
