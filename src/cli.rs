@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use xds_hook::config::ListenAddr;
 use xds_hook::{Config, Hook, format, render};
 
 /// Envoy Gateway PostTranslateModify extension server for AI gateways.
@@ -46,9 +47,13 @@ enum LogFormat {
 enum Command {
     /// Run the gRPC extension server.
     Serve {
-        /// Address to listen on (overrides server.listen).
-        #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
+        /// gRPC address, `host:port` or `unix:///path`; repeat for several (replaces
+        /// server.listen).
+        #[arg(long, value_name = "ADDR")]
+        listen: Vec<ListenAddr>,
+        /// Admin HTTP address for /healthz, /readyz, /metrics (replaces server.adminListen).
+        #[arg(long, value_name = "ADDR")]
+        admin_listen: Option<std::net::SocketAddr>,
     },
     /// Run the hook on a captured request and write the response.
     Apply {
@@ -111,7 +116,10 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve { listen } => serve(config, listen),
+        Command::Serve {
+            listen,
+            admin_listen,
+        } => serve(config, listen, admin_listen),
         Command::Apply { input, output } => apply(config, &input, &output),
         Command::Render {
             input,
@@ -156,40 +164,25 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     }
 }
 
-fn serve(mut config: Config, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
-    if let Some(listen) = listen {
+fn serve(
+    mut config: Config,
+    listen: Vec<ListenAddr>,
+    admin_listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
+    if !listen.is_empty() {
         config.server.listen = listen;
     }
-    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(async {
-        xds_hook::server::serve(config, shutdown_signal()).await?;
-        tracing::info!("stopped");
-        Ok(())
-    })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(
-            tokio::signal::unix::SignalKind::terminate(),
-        ) {
-            Ok(term) => term,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the server");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
+    if let Some(admin_listen) = admin_listen {
+        config.server.admin_listen = Some(admin_listen);
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown signal received; draining");
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let result = runtime.block_on(xds_hook::server::serve(
+        config,
+        xds_hook::server::shutdown::signal(),
+    ));
+    // A hook task still running after the grace period must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(result?)
 }
 
 fn apply(config: Config, input: &Path, output: &Path) -> anyhow::Result<()> {
@@ -232,6 +225,26 @@ fn explain(config: Config, input: &Path) -> anyhow::Result<()> {
 fn describe(config: &Config) -> String {
     let s = &config.selection;
     let e = &config.ext_proc;
+    let server = &config.server;
+    let listen = server
+        .listen
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let tls = match &server.tls {
+        None => " null  # plaintext".to_owned(),
+        Some(t) => format!(
+            "\n    certFile: {}\n    keyFile: {}\n    clientCaFile: {}\n    reloadInterval: {}",
+            t.cert_file.display(),
+            t.key_file.display(),
+            t.client_ca_file.as_ref().map_or_else(
+                || "null  # no client certificate required".to_owned(),
+                |p| p.display().to_string()
+            ),
+            humantime::format_duration(t.reload_interval),
+        ),
+    };
     let namespaces = s
         .gateway_namespaces
         .as_ref()
@@ -240,7 +253,7 @@ fn describe(config: &Config) -> String {
     format!(
         "selection:\n  routeAnnotation: {}\n  gatewayNamespaces: {}\n  gatewayAnnotation: {}\n\
          extProc:\n  filterName: {}\n  clusterName: {}\n  socketPath: {}\n  messageTimeout: {}\n  metadataNamespace: {}\n\
-         server:\n  listen: {}\n  maxMessageBytes: {}\n",
+         server:\n  listen: [{}]\n  adminListen: {}\n  maxMessageBytes: {}\n  maxConcurrentCalls: {}\n  shutdownGrace: {}\n  tls:{}\n",
         s.route_annotation,
         namespaces,
         s.gateway_annotation
@@ -251,7 +264,13 @@ fn describe(config: &Config) -> String {
         e.socket_path,
         humantime::format_duration(e.message_timeout),
         e.metadata_namespace,
-        config.server.listen,
-        config.server.max_message_bytes,
+        listen,
+        server
+            .admin_listen
+            .map_or_else(|| "null  # disabled".to_owned(), |a| a.to_string()),
+        server.max_message_bytes,
+        server.max_concurrent_calls,
+        humantime::format_duration(server.shutdown_grace),
+        tls,
     )
 }

@@ -5,7 +5,7 @@
 //! the keys it changes. Unknown keys are errors (a typo must not silently fall back to a
 //! default), and every error names the key. Validation happens here, before anything binds.
 
-use std::{collections::BTreeSet, net::SocketAddr, path::Path, time::Duration};
+use std::{collections::BTreeSet, path::Path, time::Duration};
 
 use serde::Deserialize;
 
@@ -78,19 +78,12 @@ pub struct ExtProcConfig {
     pub metadata_namespace: String,
 }
 
-/// The gRPC server.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ServerConfig {
-    /// TCP address to listen on.
-    pub listen: SocketAddr,
-    /// Largest request or response message, in bytes.
-    pub max_message_bytes: usize,
-}
-
-/// Default listen address: all interfaces, the port EG examples use for extension servers.
-pub const DEFAULT_LISTEN: &str = "0.0.0.0:1063";
-/// Default message limit: 256 MiB, far above tonic's 4 MiB; fleets send tens of MiB.
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 << 20;
+mod server;
+use server::RawServer;
+pub use server::{
+    DEFAULT_ADMIN_LISTEN, DEFAULT_LISTEN, DEFAULT_MAX_CONCURRENT_CALLS, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_SHUTDOWN_GRACE, DEFAULT_TLS_RELOAD_INTERVAL, ListenAddr, ServerConfig, TlsConfig,
+};
 
 impl Default for Config {
     fn default() -> Self {
@@ -107,10 +100,7 @@ impl Default for Config {
                 message_timeout: Duration::from_secs(10),
                 metadata_namespace: "io.envoy.ai_gateway".to_owned(),
             },
-            server: ServerConfig {
-                listen: SocketAddr::from(([0, 0, 0, 0], 1063)),
-                max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
-            },
+            server: ServerConfig::default(),
         }
     }
 }
@@ -142,13 +132,6 @@ struct RawExtProc {
     socket_path: Option<String>,
     message_timeout: Option<String>,
     metadata_namespace: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawServer {
-    listen: Option<String>,
-    max_message_bytes: Option<u64>,
 }
 
 impl Config {
@@ -281,36 +264,6 @@ impl RawExtProc {
     }
 }
 
-impl RawServer {
-    fn validate(self, defaults: ServerConfig) -> Result<ServerConfig, ConfigError> {
-        let RawServer {
-            listen,
-            max_message_bytes,
-        } = self;
-        let listen = match listen {
-            Some(text) => text
-                .parse()
-                .map_err(|e| invalid("server.listen", format!("{text:?}: {e}")))?,
-            None => defaults.listen,
-        };
-        let max_message_bytes = match max_message_bytes {
-            Some(0) => {
-                return Err(invalid(
-                    "server.maxMessageBytes",
-                    "must be positive".to_owned(),
-                ));
-            }
-            Some(n) => usize::try_from(n)
-                .map_err(|_| invalid("server.maxMessageBytes", format!("{n} is too large")))?,
-            None => defaults.max_message_bytes,
-        };
-        Ok(ServerConfig {
-            listen,
-            max_message_bytes,
-        })
-    }
-}
-
 /// Normalises an annotation key to the form EG forwards. EG copies only keys under
 /// `gateway.envoyproxy.io/` and strips that prefix, so the full key is accepted and stripped,
 /// and any other prefixed key is refused: it could never reach xDS.
@@ -436,6 +389,9 @@ mod tests {
         );
         assert_eq!(c.ext_proc.message_timeout, Duration::from_millis(2500));
         assert_eq!(c.ext_proc.socket_path, "/tmp/p.sock");
-        assert_eq!(c.server.listen.port(), 9000);
+        assert_eq!(
+            c.server.listen,
+            [ListenAddr::Tcp("127.0.0.1:9000".parse().unwrap())]
+        );
     }
 }

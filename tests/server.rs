@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use prost::Message as _;
 use tokio::sync::oneshot;
 use tonic::Code;
 use tonic::transport::Channel;
@@ -202,10 +203,16 @@ async fn oversized_request_is_refused_naming_the_limit() {
         .post_translate_modify(request)
         .await
         .unwrap_err();
-    // tonic refuses before buffering the body, with OUT_OF_RANGE (grpc-go says
-    // RESOURCE_EXHAUSTED; mapping to it belongs with the production-server work).
-    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
-    assert!(status.message().contains("65536"), "{}", status.message());
+    // tonic refuses before buffering the body (OUT_OF_RANGE); the call layer says
+    // RESOURCE_EXHAUSTED, as gRPC's own servers do, and names the key.
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("server.maxMessageBytes (65536 bytes)"),
+        "{}",
+        status.message()
+    );
     server.stop().await;
 }
 
@@ -237,6 +244,80 @@ async fn large_fleet_request_passes_the_default_limit() {
     assert_eq!(
         response.clusters[..request.clusters.len()],
         request.clusters[..]
+    );
+    server.stop().await;
+}
+
+/// One reflection request on its own stream.
+async fn reflect(
+    channel: &Channel,
+    request: tonic_reflection::pb::v1::server_reflection_request::MessageRequest,
+) -> tonic_reflection::pb::v1::server_reflection_response::MessageResponse {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    };
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(request),
+    };
+    ServerReflectionClient::new(channel.clone())
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap()
+        .message_response
+        .unwrap()
+}
+
+#[tokio::test]
+async fn reflection_lists_the_extension_and_resolves_its_files() {
+    use tonic_reflection::pb::v1::{
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let server = Running::start(Config::default()).await;
+    let MessageResponse::ListServicesResponse(list) =
+        reflect(&server.channel, MessageRequest::ListServices(String::new())).await
+    else {
+        panic!("expected a service list");
+    };
+    let names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(
+        names.contains(&"envoygateway.extension.EnvoyGatewayExtension")
+            && names.contains(&"grpc.health.v1.Health"),
+        "{names:?}"
+    );
+    // grpcurl fetches the service's file, then every file it imports, transitively, by name:
+    // all of them must be in the descriptor set.
+    let mut pending = vec![MessageRequest::FileContainingSymbol(
+        "envoygateway.extension.EnvoyGatewayExtension".to_owned(),
+    )];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(request) = pending.pop() {
+        let answer = reflect(&server.channel, request.clone()).await;
+        let MessageResponse::FileDescriptorResponse(files) = answer else {
+            panic!("{request:?} gave {answer:?}");
+        };
+        for bytes in &files.file_descriptor_proto {
+            let file = prost_types::FileDescriptorProto::decode(bytes.as_slice()).unwrap();
+            if seen.insert(file.name().to_owned()) {
+                pending.extend(
+                    file.dependency
+                        .iter()
+                        .filter(|d| !seen.contains(*d))
+                        .map(|d| MessageRequest::FileByFilename(d.clone())),
+                );
+            }
+        }
+    }
+    assert!(seen.contains("proto/extension/service.proto"), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|f| f.starts_with("envoy/config/listener/v3/")),
+        "the Envoy types the contract names are served: {seen:?}"
     );
     server.stop().await;
 }

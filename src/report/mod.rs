@@ -12,7 +12,7 @@ use std::fmt::{self, Write as _};
 use crate::index::{ChainKind, Index, Ownership};
 use crate::mutate::cluster::ProcessorCluster;
 use crate::select::{ChainDecision, ChainSkip, Decisions, RouteDecision};
-pub use upstream::{ClusterLine, ClusterOutcome, UpstreamReport};
+pub use upstream::{ClusterLine, ClusterOutcome, UpstreamReport, route_subject};
 
 /// What happened to one route configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

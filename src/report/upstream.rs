@@ -110,7 +110,8 @@ fn patch_reason(patch: &UpstreamPatch) -> String {
     format!("{filters}{hosts}")
 }
 
-fn route_subject(index: &Index, u: &Unresolved) -> String {
+/// How the report names a selected route whose clusters cannot be followed.
+pub fn route_subject(index: &Index, u: &Unresolved) -> String {
     let route = index
         .route_configs
         .get(u.route_config)

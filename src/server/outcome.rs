@@ -1,0 +1,268 @@
+//! What one `PostTranslateModify` call did, as metrics and as warnings worth an operator's time.
+//!
+//! Everything is read off the decision [`Report`] (its summary and public fields), so metrics,
+//! logs and `explain` can never disagree. Skip reasons are mapped to a fixed set of label
+//! values here. A skip that probably means a misconfiguration (a route configuration EG did
+//! not send, an HCM or resource that does not decode) is logged at WARN once per distinct
+//! resource and reason: EG calls the hook on every translation, and the same warning every few
+//! seconds would bury everything else. The memory for "already warned" is bounded.
+
+use std::collections::{HashSet, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
+
+use crate::contract::PostTranslateModifyResponse;
+use crate::index::Unusable;
+use crate::mutate::cluster::ProcessorCluster;
+use crate::report::{Change, Report, route_subject};
+use crate::select::upstream::{ClusterDecision, ClusterSkip, UnresolvedReason};
+use crate::select::{ChainDecision, ChainSkip};
+
+use super::metrics::{HookMetrics, KindLabels, ReasonLabels};
+
+/// How many distinct (resource, reason) warnings are remembered; the oldest are forgotten
+/// first, so a fleet with more problems than this repeats some warnings rather than growing.
+pub const WARN_ONCE_CAPACITY: usize = 4096;
+
+/// Records calls into metrics and warns once per distinct misconfiguration.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    warned: WarnOnce,
+}
+
+impl Recorder {
+    /// Records one call.
+    pub fn record(
+        &self,
+        metrics: &HookMetrics,
+        report: &Report,
+        response: &PostTranslateModifyResponse,
+    ) {
+        let [clusters, secrets, listeners, routes] = report.resources_in;
+        let kinds_in = [
+            ("cluster", clusters),
+            ("secret", secrets),
+            ("listener", listeners),
+            ("route_config", routes),
+        ];
+        for (kind, n) in kinds_in {
+            metrics
+                .resources_in
+                .get_or_create(&KindLabels { kind })
+                .inc_by(count(n));
+        }
+        let kinds_out = [
+            ("cluster", response.clusters.len()),
+            ("secret", response.secrets.len()),
+            ("listener", response.listeners.len()),
+            ("route_config", response.routes.len()),
+        ];
+        for (kind, n) in kinds_out {
+            metrics
+                .resources_out
+                .get_or_create(&KindLabels { kind })
+                .inc_by(count(n));
+        }
+        let summary = report.summary();
+        metrics.chains_patched.inc_by(count(summary.chains_patched));
+        metrics
+            .routes_enabled
+            .inc_by(count(summary.routes_selected));
+        metrics.clusters_patched.inc_by(clusters_patched(report));
+        for (reason, place, detail) in skips(report) {
+            metrics.skips.get_or_create(&ReasonLabels { reason }).inc();
+            if is_misconfiguration(reason) && self.warned.first_time(&(reason, &place)) {
+                tracing::warn!(
+                    reason,
+                    resource = %place,
+                    detail = %detail,
+                    "left as is, probably a misconfiguration (warned once per resource)"
+                );
+            }
+        }
+    }
+}
+
+/// Clusters the hook added or changed in one call: the one number `clusters_patched` reads.
+/// The processor cluster when it was added, and every AI backend cluster it changed.
+pub fn clusters_patched(report: &Report) -> u64 {
+    let processor = u64::from(matches!(
+        report.processor_cluster,
+        Some(ProcessorCluster::Added)
+    ));
+    processor + count(report.upstream.clusters_patched())
+}
+
+/// Every skip in a report: (reason label, resource, detail).
+fn skips(report: &Report) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    let chains = report
+        .index
+        .listeners
+        .iter()
+        .zip(&report.decisions.listeners);
+    for (listener, decisions) in chains {
+        let entries = match &listener.chains {
+            Ok(entries) => entries,
+            Err(e) => {
+                out.push((
+                    "malformed_listener",
+                    format!("listener {:?}", listener.name),
+                    e.clone(),
+                ));
+                continue;
+            }
+        };
+        for (chain, decision) in entries.iter().zip(decisions) {
+            if let ChainDecision::Skip(skip) = decision {
+                let place = format!("listener {:?} {}", listener.name, chain.locator);
+                out.push((skip_reason(skip), place, skip.to_string()));
+            }
+        }
+    }
+    let configs = report.index.route_configs.iter().zip(&report.route_changes);
+    for (rc, change) in configs {
+        let place = format!("route config {:?}", rc.name);
+        if let Err(e) = &rc.virtual_hosts {
+            out.push(("malformed_route_config", place, e.clone()));
+        } else if let Change::Failed(e) = change {
+            out.push(("unpatchable_route_config", place, e.clone()));
+        }
+    }
+    for cluster in &report.upstream.clusters {
+        if let ClusterDecision::Skip(skip) = &cluster.decision {
+            let place = format!("cluster {:?}", cluster.name);
+            out.push((cluster_skip_reason(skip), place, skip.to_string()));
+        }
+    }
+    for unresolved in &report.upstream.unresolved {
+        let reason = match unresolved.reason {
+            UnresolvedReason::Header(_) => "cluster_header_route",
+            UnresolvedReason::OtherSpecifier => "cluster_specifier_route",
+            UnresolvedReason::MissingCluster(_) => "missing_cluster",
+        };
+        let place = route_subject(&report.index, unresolved);
+        out.push((reason, place, unresolved.reason.to_string()));
+    }
+    out
+}
+
+/// The label value for a backend cluster skip; matches every variant, like [`skip_reason`].
+fn cluster_skip_reason(skip: &ClusterSkip) -> &'static str {
+    match skip {
+        ClusterSkip::Unreadable(_) => "malformed_cluster",
+        ClusterSkip::MalformedOptions(_) => "malformed_protocol_options",
+        ClusterSkip::NoCodec(_) => "no_upstream_codec",
+        ClusterSkip::IsProcessor => "processor_cluster_targeted",
+        ClusterSkip::Unpatchable(_) => "unpatchable_cluster",
+    }
+}
+
+/// The label value for a chain skip. Matches every variant, so a new reason breaks the build
+/// here instead of being counted under a wrong name.
+fn skip_reason(skip: &ChainSkip) -> &'static str {
+    match skip {
+        ChainSkip::NoHcm(_) => "no_hcm",
+        ChainSkip::Unusable(u) => match u {
+            Unusable::InlineRouteConfig => "inline_route_config",
+            Unusable::ScopedRoutes => "scoped_routes",
+            Unusable::NoRouteSpecifier => "no_route_specifier",
+            Unusable::ConfigDiscovery => "config_discovery",
+            Unusable::UnexpectedType(_) => "unexpected_hcm_type",
+            Unusable::Malformed(_) => "malformed_typed_config",
+        },
+        ChainSkip::MissingRouteConfig(_) => "missing_route_config",
+        ChainSkip::MalformedRouteConfig(_) => "chain_route_config_malformed",
+        ChainSkip::NoSelectedRoutes(_) => "no_selected_routes",
+        ChainSkip::Unpatchable(_) => "unpatchable_chain",
+    }
+}
+
+/// Reasons that mean EG or the cluster is set up wrong, not that the chain is simply not ours.
+fn is_misconfiguration(reason: &str) -> bool {
+    matches!(
+        reason,
+        "missing_route_config"
+            | "malformed_typed_config"
+            | "malformed_listener"
+            | "malformed_route_config"
+            | "unpatchable_chain"
+            | "unpatchable_route_config"
+            | "malformed_cluster"
+            | "malformed_protocol_options"
+            | "no_upstream_codec"
+            | "unpatchable_cluster"
+            | "missing_cluster"
+    )
+}
+
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// A bounded set of things already warned about.
+#[derive(Debug)]
+pub struct WarnOnce {
+    seen: Mutex<(HashSet<u64>, VecDeque<u64>)>,
+    capacity: usize,
+}
+
+impl Default for WarnOnce {
+    fn default() -> Self {
+        Self::with_capacity(WARN_ONCE_CAPACITY)
+    }
+}
+
+impl WarnOnce {
+    /// Remembers at most `capacity` keys.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            seen: Mutex::new((HashSet::new(), VecDeque::new())),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// True the first time `key` is seen (or after it was forgotten).
+    pub fn first_time(&self, key: &impl Hash) -> bool {
+        let mut hasher = DefaultHasher::new();
+        key.hash(&mut hasher);
+        let hash = hasher.finish();
+        let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let (set, order) = &mut *guard;
+        if !set.insert(hash) {
+            return false;
+        }
+        order.push_back(hash);
+        while order.len() > self.capacity {
+            if let Some(old) = order.pop_front() {
+                set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_once_per_key_within_a_bounded_memory() {
+        let w = WarnOnce::with_capacity(2);
+        assert!(w.first_time(&"a"));
+        assert!(!w.first_time(&"a"));
+        assert!(w.first_time(&"b"));
+        assert!(w.first_time(&"c"), "evicts a");
+        assert!(w.first_time(&"a"), "a was forgotten");
+        assert!(!w.first_time(&"c"));
+        assert_eq!(w.seen.lock().unwrap().0.len(), 2);
+    }
+
+    #[test]
+    fn missing_route_config_is_a_counted_misconfiguration() {
+        let reason = skip_reason(&ChainSkip::MissingRouteConfig("x".into()));
+        assert_eq!(reason, "missing_route_config");
+        assert!(is_misconfiguration(reason));
+        assert!(!is_misconfiguration(skip_reason(&ChainSkip::NoHcm(vec![]))));
+    }
+}

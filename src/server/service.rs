@@ -1,0 +1,114 @@
+//! The extension service: `envoygateway.extension.EnvoyGatewayExtension` over tonic.
+//!
+//! `PostTranslateModify` runs the hook on a blocking thread (it is CPU work on a whole fleet),
+//! records what it did, and logs its report inside the call's span. The five per-resource hooks
+//! echo their input: EG takes a returned resource as final, so they must never answer with an
+//! empty one.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use crate::contract::service::envoy_gateway_extension_server::{
+    EnvoyGatewayExtension, EnvoyGatewayExtensionServer,
+};
+use crate::contract::*;
+use crate::hook::Hook;
+
+use super::limits::CallPermit;
+use super::metrics::Metrics;
+use super::outcome::Recorder;
+
+/// The extension service implementation.
+#[derive(Debug, Clone)]
+pub struct ExtensionService {
+    hook: Arc<Hook>,
+    metrics: Arc<Metrics>,
+    recorder: Arc<Recorder>,
+}
+
+impl ExtensionService {
+    /// Wraps a hook; its calls are recorded in `metrics`.
+    pub fn new(hook: Hook, metrics: Arc<Metrics>) -> Self {
+        Self {
+            hook: Arc::new(hook),
+            metrics,
+            recorder: Arc::new(Recorder::default()),
+        }
+    }
+
+    /// The tonic server for this service, with the configured message size limits.
+    pub fn into_server(self, max_message_bytes: usize) -> EnvoyGatewayExtensionServer<Self> {
+        EnvoyGatewayExtensionServer::new(self)
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(max_message_bytes)
+    }
+}
+
+#[tonic::async_trait]
+impl EnvoyGatewayExtension for ExtensionService {
+    async fn post_translate_modify(
+        &self,
+        request: Request<PostTranslateModifyRequest>,
+    ) -> Result<Response<PostTranslateModifyResponse>, Status> {
+        let span = tracing::info_span!("PostTranslateModify");
+        let hook = Arc::clone(&self.hook);
+        let metrics = Arc::clone(&self.metrics);
+        let recorder = Arc::clone(&self.recorder);
+        async move {
+            let (_, mut extensions, request) = request.into_parts();
+            // The admission permit goes into the blocking task: if the call is dropped (client
+            // gone, deadline passed) the hook still runs to the end, and its memory stays
+            // counted against server.maxConcurrentCalls until then.
+            let permit = extensions.remove::<CallPermit>();
+            let outcome = tokio::task::spawn_blocking(move || {
+                let outcome = hook.post_translate_modify(request);
+                recorder.record(&metrics.hook, &outcome.report, &outcome.response);
+                drop(permit);
+                outcome
+            })
+            .await
+            .map_err(|e| Status::internal(format!("hook task failed: {e}")))?;
+            outcome.report.log();
+            Ok(Response::new(outcome.response))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn post_route_modify(
+        &self,
+        request: Request<PostRouteModifyRequest>,
+    ) -> Result<Response<PostRouteModifyResponse>, Status> {
+        Ok(Response::new(request.into_inner().into()))
+    }
+
+    async fn post_virtual_host_modify(
+        &self,
+        request: Request<PostVirtualHostModifyRequest>,
+    ) -> Result<Response<PostVirtualHostModifyResponse>, Status> {
+        Ok(Response::new(request.into_inner().into()))
+    }
+
+    async fn post_http_listener_modify(
+        &self,
+        request: Request<PostHTTPListenerModifyRequest>,
+    ) -> Result<Response<PostHTTPListenerModifyResponse>, Status> {
+        Ok(Response::new(request.into_inner().into()))
+    }
+
+    async fn post_cluster_modify(
+        &self,
+        request: Request<PostClusterModifyRequest>,
+    ) -> Result<Response<PostClusterModifyResponse>, Status> {
+        Ok(Response::new(request.into_inner().into()))
+    }
+
+    async fn post_endpoints_modify(
+        &self,
+        request: Request<PostEndpointsModifyRequest>,
+    ) -> Result<Response<PostEndpointsModifyResponse>, Status> {
+        Ok(Response::new(request.into_inner().into()))
+    }
+}

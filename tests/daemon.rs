@@ -1,0 +1,337 @@
+//! The real binary as a server: health, admin endpoint, metrics, Unix socket, SIGTERM drain,
+//! limits and deadlines, warnings, startup failures. Everything on 127.0.0.1 or in a temp
+//! dir, every wait bounded.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+pub mod harness;
+
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use prost::Message as _;
+use tonic::transport::Endpoint;
+use xds_hook::contract::*;
+
+use crate::support;
+use harness::*;
+
+fn config(extra: &str) -> String {
+    format!("server:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n{extra}")
+}
+
+#[tokio::test]
+async fn health_goes_serving_and_metrics_count_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &config(""));
+    assert_eq!(daemon.admin_get("/healthz").0, 200);
+    assert_eq!(daemon.admin_get("/readyz").0, 200);
+
+    let channel = channel(daemon.tcp()).await;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    for service in ["", "envoygateway.extension.EnvoyGatewayExtension"] {
+        let status = health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status;
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
+    }
+
+    let request = support::golden_request("mixed-namespaces-and-schemes");
+    let expected =
+        xds_hook::Hook::new(xds_hook::Config::default()).post_translate_modify(request.clone());
+    let summary = expected.report.summary();
+    assert!(summary.chains_patched > 0 && summary.routes_selected > 0);
+    client(channel)
+        .post_translate_modify(request.clone())
+        .await
+        .unwrap();
+
+    let (status, text) = daemon.admin_get("/metrics");
+    assert_eq!(status, 200);
+    let ptm =
+        "service=\"envoygateway.extension.EnvoyGatewayExtension\",method=\"PostTranslateModify\"";
+    let wanted = [
+        format!("xds_hook_grpc_requests_total{{{ptm},code=\"OK\"}} 1"),
+        format!("xds_hook_grpc_request_duration_seconds_count{{{ptm}}} 1"),
+        format!("xds_hook_grpc_request_bytes_count{{{ptm}}} 1"),
+        format!("xds_hook_grpc_in_flight{{{ptm}}} 0"),
+        format!(
+            "xds_hook_resources_in_total{{kind=\"listener\"}} {}",
+            request.listeners.len()
+        ),
+        format!(
+            "xds_hook_resources_out_total{{kind=\"cluster\"}} {}",
+            expected.response.clusters.len()
+        ),
+        format!("xds_hook_chains_patched_total {}", summary.chains_patched),
+        format!("xds_hook_routes_enabled_total {}", summary.routes_selected),
+        format!(
+            "xds_hook_clusters_patched_total {}",
+            1 + summary.clusters_patched
+        ),
+        "xds_hook_grpc_requests_total{service=\"grpc.health.v1.Health\",method=\"Check\",code=\"OK\"} 2"
+            .to_owned(),
+    ];
+    for line in wanted {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
+    }
+    assert!(text.contains("xds_hook_skips_total{reason="), "{text}");
+}
+
+#[tokio::test]
+async fn unix_socket_listener_answers_post_translate_modify() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("hook.sock");
+    let extra = format!(
+        "  listen: [127.0.0.1:0, unix://{}]\n  adminListen: null\n",
+        socket.display()
+    );
+    let daemon = Daemon::start(dir.path(), &format!("server:\n{extra}"));
+    assert_eq!(daemon.grpc.len(), 2, "{:?}", daemon.grpc);
+    assert!(daemon.admin.is_none());
+    let path = socket.clone();
+    let channel = Endpoint::from_static("http://uds.invalid")
+        .connect_with_connector(tower::service_fn(move |_: http::Uri| {
+            let path = path.clone();
+            async move {
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
+                    tokio::net::UnixStream::connect(path).await?,
+                ))
+            }
+        }))
+        .await
+        .unwrap();
+    let request = support::golden_request("mixed-namespaces-and-schemes");
+    let expected = xds_hook::Hook::new(xds_hook::Config::default())
+        .post_translate_modify(request.clone())
+        .response;
+    let response = client(channel)
+        .post_translate_modify(request)
+        .await
+        .unwrap();
+    assert_eq!(response.into_inner(), expected);
+    drop(daemon);
+    // A socket file left by a killed process is taken over on the next start.
+    let again = Daemon::start(dir.path(), &format!("server:\n{extra}"));
+    assert!(again.grpc.iter().any(|a| a.starts_with("unix://")));
+}
+
+// The checks below block (std I/O, sleeps): the call's task needs another worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_an_in_flight_large_call_finish_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start(dir.path(), &config("  shutdownGrace: 20s\n"));
+    let addr = daemon.tcp();
+    let request = large_request(16);
+    let call = ManualCall::start(addr, &request).await;
+    eventually(Duration::from_secs(10), "the call to be in flight", || {
+        in_flight(&daemon) == 1
+    });
+
+    daemon.terminate();
+    eventually(Duration::from_secs(10), "/readyz to fail", || {
+        daemon.admin_get("/readyz").0 == 503
+    });
+    eventually(Duration::from_secs(10), "the listener to close", || {
+        TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err()
+    });
+    assert!(daemon.running(), "exited with a call in flight");
+
+    let (code, body) = call.finish().await;
+    assert_eq!(code, Some(tonic::Code::Ok), "log:\n{}", daemon.log());
+    let response = PostTranslateModifyResponse::decode(&body[5..]).unwrap();
+    assert_eq!(response.clusters.len(), request.clusters.len() + 1);
+    let status = daemon.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "log:\n{}", daemon.log());
+    assert!(daemon.log().contains("in-flight calls finished"));
+}
+
+// The checks below block (std I/O, sleeps): the call's task needs another worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_that_outlives_the_grace_period_is_cut_with_a_warning_and_exit_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start(dir.path(), &config("  shutdownGrace: 300ms\n"));
+    let call = ManualCall::start(daemon.tcp(), &large_request(1)).await;
+    eventually(Duration::from_secs(10), "the call to be in flight", || {
+        in_flight(&daemon) == 1
+    });
+    daemon.terminate();
+    let status = daemon.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "log:\n{}", daemon.log());
+    assert!(
+        daemon
+            .log()
+            .contains("grace period (server.shutdownGrace) ran out"),
+        "{}",
+        daemon.log()
+    );
+    drop(call);
+}
+
+// The checks below block (std I/O, sleeps): the call's task needs another worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excess_concurrent_calls_get_resource_exhausted_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &config("  maxConcurrentCalls: 1\n"));
+    let channel = channel(daemon.tcp()).await;
+    let first = ManualCall::start(daemon.tcp(), &large_request(1)).await;
+    eventually(
+        Duration::from_secs(10),
+        "the first call to be in flight",
+        || in_flight(&daemon) == 1,
+    );
+    let started = Instant::now();
+    let refused = client(channel.clone())
+        .post_translate_modify(large_request(1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        tonic::Code::ResourceExhausted,
+        "{refused:?}"
+    );
+    assert!(
+        refused.message().contains("server.maxConcurrentCalls"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused, not queued"
+    );
+    assert_eq!(first.finish().await.0, Some(tonic::Code::Ok));
+    client(channel)
+        .post_translate_modify(large_request(1))
+        .await
+        .unwrap();
+}
+
+#[test]
+fn startup_fails_fast_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stderr) = run_serve(dir.path(), "server:\n  shutdownGrace: soon\n");
+    assert_eq!(code, Some(64), "{stderr}");
+    assert!(
+        stderr.starts_with("xds-hook: server.shutdownGrace: "),
+        "{stderr}"
+    );
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let (code, stderr) = run_serve(
+        dir.path(),
+        &format!("server:\n  listen: 127.0.0.1:{port}\n  adminListen: null\n"),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("binding 127.0.0.1:{port}: ")),
+        "{stderr}"
+    );
+
+    let missing = dir.path().join("missing.crt");
+    let (code, stderr) = run_serve(
+        dir.path(),
+        &format!(
+            "server:\n  listen: 127.0.0.1:0\n  adminListen: null\n  tls:\n    certFile: {}\n    keyFile: {}\n",
+            missing.display(),
+            missing.display()
+        ),
+    );
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "xds-hook: server.tls.certFile {}: ",
+            missing.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+}
+
+#[tokio::test]
+async fn a_misconfiguration_is_warned_once_per_resource_not_per_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &config(""));
+    // Listeners without their route configurations: EG without route.includeAll.
+    let mut request = support::golden_request("mixed-namespaces-and-schemes");
+    request.routes.clear();
+    let report = xds_hook::Hook::new(xds_hook::Config::default())
+        .post_translate_modify(request.clone())
+        .report;
+    let missing = report
+        .chain_lines()
+        .iter()
+        .filter(|l| l.reason.contains("is not in the request"))
+        .count();
+    assert!(missing > 0);
+    let mut client = client(channel(daemon.tcp()).await);
+    for _ in 0..3 {
+        client.post_translate_modify(request.clone()).await.unwrap();
+    }
+    let warnings = || {
+        daemon
+            .log()
+            .lines()
+            .filter(|l| {
+                l.contains("probably a misconfiguration") && l.contains("missing_route_config")
+            })
+            .count()
+    };
+    // The log is read by another thread: wait until the warnings are in, then count.
+    eventually(Duration::from_secs(5), "the warnings", || {
+        warnings() >= missing
+    });
+    assert_eq!(warnings(), missing, "log:\n{}", daemon.log());
+    let (_, metrics) = daemon.admin_get("/metrics");
+    let line = format!(
+        "xds_hook_skips_total{{reason=\"missing_route_config\"}} {}",
+        3 * missing
+    );
+    assert!(
+        metrics.lines().any(|l| l == line),
+        "missing {line:?} in\n{metrics}"
+    );
+}
+
+// The checks below block (std I/O, sleeps): the call's task needs another worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_past_its_deadline_is_ended_by_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(dir.path(), &config("  maxConcurrentCalls: 1\n"));
+    let channel = channel(daemon.tcp()).await;
+    let started = Instant::now();
+    // 300 ms to send a body that never completes.
+    let call = ManualCall::start_with(daemon.tcp(), &large_request(1), Some("300m")).await;
+    let (code, _) = call.answer().await;
+    assert_eq!(code, Some(tonic::Code::Cancelled));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    eventually(Duration::from_secs(5), "the call to be counted", || {
+        in_flight(&daemon) == 0
+    });
+    // Its slot is free again.
+    client(channel)
+        .post_translate_modify(large_request(1))
+        .await
+        .unwrap();
+}
