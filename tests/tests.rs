@@ -9,3 +9,4 @@ mod golden;
 mod passthrough;
 mod server;
 mod support;
+mod workload;
