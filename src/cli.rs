@@ -1,4 +1,4 @@
-//! Command line: `serve`, `apply`, `render`, `explain`, `config`.
+//! Command line: `serve`, `apply`, `render`, `explain`, `config`, `gen`.
 //!
 //! Flags are parsed by clap, the configuration is loaded and validated before any work or any
 //! bind, and failures end in one line (`{:#}`, the whole cause chain) and a distinct exit code:
@@ -85,6 +85,18 @@ enum Command {
     },
     /// Print the effective configuration (embedded defaults merged with --config).
     Config,
+    /// Write a synthetic, deterministic EG-shaped request (for benches and experiments).
+    Gen {
+        /// Size preset: small, fleet or huge.
+        #[arg(long, default_value = "small")]
+        preset: xds_hook::workload::Preset,
+        /// Override one knob of the preset, `name=value` (repeatable); see bench/README.md.
+        #[arg(long = "knob", value_name = "NAME=VALUE")]
+        knobs: Vec<String>,
+        /// Request file: .pb, .json or .yaml.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
 }
 
 /// Exit code for bad usage or configuration (EX_USAGE).
@@ -131,6 +143,17 @@ pub fn main() -> ExitCode {
             print!("{}", describe(&config));
             Ok(())
         }
+        Command::Gen {
+            preset,
+            knobs,
+            output,
+        } => match generate_spec(preset, &knobs) {
+            Ok(spec) => generate(&spec, &output),
+            Err(e) => {
+                eprintln!("xds-hook: {e:#}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -219,6 +242,24 @@ fn explain(config: Config, input: &Path) -> anyhow::Result<()> {
         format::read_request(input).with_context(|| format!("reading {}", input.display()))?;
     let outcome = Hook::new(config).post_translate_modify(request);
     print!("{}", outcome.report.explain(&annotation));
+    Ok(())
+}
+
+fn generate_spec(
+    preset: xds_hook::workload::Preset,
+    knobs: &[String],
+) -> anyhow::Result<xds_hook::workload::Spec> {
+    let mut spec = preset.spec();
+    for knob in knobs {
+        spec.set(knob).context("--knob")?;
+    }
+    Ok(spec)
+}
+
+fn generate(spec: &xds_hook::workload::Spec, output: &Path) -> anyhow::Result<()> {
+    let out_format = format::Format::from_path(output)?;
+    let request = xds_hook::workload::generate(spec);
+    format::write(output, &format::encode_request(&request, out_format)?)?;
     Ok(())
 }
 

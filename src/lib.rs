@@ -11,7 +11,8 @@
 //! [`select`] (decisions with reasons) → [`mutate`] (wire-level splices, per resource kind) →
 //! [`report`] (logs and `explain`). [`hook`] wires the stages; [`server`] and the CLI are
 //! front ends; [`config`] and [`format`] handle the edges; [`render`] turns a response into an
-//! Envoy bootstrap so a real Envoy can validate it.
+//! Envoy bootstrap so a real Envoy can validate it; [`workload`] generates synthetic fleets for
+//! benches and tests.
 
 pub mod config;
 pub mod contract;
@@ -24,6 +25,7 @@ pub mod report;
 pub mod select;
 pub mod server;
 pub mod wire;
+pub mod workload;
 pub mod xds;
 
 pub use config::Config;

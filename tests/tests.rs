@@ -13,3 +13,4 @@ mod golden;
 mod passthrough;
 mod server;
 mod support;
+mod workload;
