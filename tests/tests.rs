@@ -11,6 +11,7 @@ mod deploy;
 mod envoy;
 mod golden;
 mod passthrough;
+mod properties;
 mod server;
 mod support;
 mod workload;

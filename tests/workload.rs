@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use prost::Message;
 use xds_hook::format::{self, Format};
-use xds_hook::index::{ChainKind, Ownership, Targets};
+use xds_hook::index::{ChainKind, Ownership};
 use xds_hook::select::{ChainDecision, ChainSkip, RouteDecision};
 use xds_hook::workload::{self, AI_ANNOTATION, Preset, Spec};
 use xds_hook::{Config, Hook};
@@ -94,7 +94,8 @@ fn shapes_are_eg_like() {
         "legacy names"
     );
 
-    let index = xds_hook::index::Index::build(&request.listeners, &request.routes);
+    let index =
+        xds_hook::index::Index::build(&request.listeners, &request.routes, &request.clusters);
     let kinds: Vec<&ChainKind> = index
         .listeners
         .iter()
@@ -119,7 +120,7 @@ fn shapes_are_eg_like() {
                 };
                 assert_eq!(owner.kind, "HTTPRoute");
                 namespaces.insert(owner.namespace.clone());
-                if let Targets::Clusters(targets) = &route.targets {
+                if let Some((targets, _)) = route.targets.clusters() {
                     assert!(
                         targets.iter().all(|t| clusters.contains(t)),
                         "{targets:?} exist"

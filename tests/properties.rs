@@ -1,0 +1,204 @@
+//! Properties over generated EG-shaped requests (`xds_hook::workload`): whatever the knobs and
+//! the seed, the hook loses nothing, changes only what it decided to change, is idempotent,
+//! patches exactly the chains whose route configurations have a selected route, and never puts
+//! the processor after the router.
+//!
+//! `PROPTEST_CASES` sets the number of cases (default 64, which keeps `cargo test` quick).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::collections::HashSet;
+
+use proptest::prelude::*;
+use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
+use xds_hook::index::{ChainKind, Index};
+use xds_hook::report::Change;
+use xds_hook::select::{ChainDecision, RouteDecision};
+use xds_hook::workload::{Spec, generate};
+use xds_hook::{Config, Hook, Outcome};
+
+use crate::support;
+
+const ROUTER: &str = "envoy.filters.http.router";
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        any::<u64>(),
+        0usize..6,
+        1usize..4,
+        0usize..8,
+        0.0f64..=1.0,
+        0usize..12,
+        0usize..3,
+        0usize..3,
+        1usize..5,
+        0.0f64..=1.0,
+    )
+        .prop_map(
+            |(
+                seed,
+                listeners,
+                chains_per_listener,
+                routes_per_route_config,
+                annotated_fraction,
+                clusters,
+                endpoints_per_cluster,
+                secrets,
+                namespaces,
+                v2_naming_fraction,
+            )| Spec {
+                seed,
+                listeners,
+                chains_per_listener,
+                routes_per_route_config,
+                annotated_fraction,
+                clusters,
+                endpoints_per_cluster,
+                secrets,
+                namespaces,
+                v2_naming_fraction,
+            },
+        )
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64),
+        ..ProptestConfig::default()
+    }
+}
+
+/// Every input resource is in the response, in order; unchanged ones are byte-identical.
+fn nothing_lost_and_only_decided_changes(request: &PostTranslateModifyRequest, outcome: &Outcome) {
+    let response = &outcome.response;
+    let report = &outcome.report;
+    support::assert_nothing_lost(request, response);
+
+    for (i, (before, after)) in request
+        .listeners
+        .iter()
+        .zip(&response.listeners)
+        .enumerate()
+    {
+        let patched = report.decisions.listeners[i]
+            .iter()
+            .any(|d| matches!(d, ChainDecision::Patch(_)));
+        assert_eq!(
+            before != after,
+            patched,
+            "listeners[{i}] changed iff patched"
+        );
+    }
+    for (i, (before, after)) in request.routes.iter().zip(&response.routes).enumerate() {
+        assert_eq!(
+            before != after,
+            report.route_changes[i] == Change::Changed,
+            "route config {i} changed iff the report says so"
+        );
+    }
+    let patched_clusters: HashSet<usize> = report
+        .upstream
+        .clusters
+        .iter()
+        .filter(|c| c.change == Change::Changed)
+        .map(|c| c.position)
+        .collect();
+    for (i, (before, after)) in request.clusters.iter().zip(&response.clusters).enumerate() {
+        assert_eq!(
+            before != after,
+            patched_clusters.contains(&i),
+            "clusters[{i}] changed iff the report says it was patched"
+        );
+    }
+}
+
+/// A chain is patched exactly when its route configuration has a selected route.
+fn patched_chains_are_those_with_selected_routes(outcome: &Outcome) {
+    let report = &outcome.report;
+    for (listener, decisions) in report
+        .index
+        .listeners
+        .iter()
+        .zip(&report.decisions.listeners)
+    {
+        let Ok(chains) = &listener.chains else {
+            continue;
+        };
+        for (chain, decision) in chains.iter().zip(decisions) {
+            let ChainKind::Http(http) = &chain.kind else {
+                assert!(!matches!(decision, ChainDecision::Patch(_)));
+                continue;
+            };
+            let selected = report
+                .index
+                .route_configs_named(&http.route_config)
+                .iter()
+                .any(|p| report.decisions.route_configs[*p].selected > 0);
+            assert_eq!(
+                matches!(decision, ChainDecision::Patch(_)),
+                selected,
+                "listener {} {}: {decision:?}",
+                listener.name,
+                chain.locator
+            );
+        }
+    }
+    let selected_routes = report
+        .decisions
+        .route_configs
+        .iter()
+        .flat_map(|rc| rc.virtual_hosts.iter().flatten())
+        .filter(|d| matches!(d, RouteDecision::Selected(_)))
+        .count();
+    assert_eq!(selected_routes, report.summary().routes_selected);
+}
+
+/// In every HCM of the response, the processor (when present) comes before the router.
+fn processor_never_after_router(response: &PostTranslateModifyResponse, filter_name: &str) {
+    let index = Index::build(&response.listeners, &response.routes, &response.clusters);
+    for listener in &index.listeners {
+        let Ok(chains) = &listener.chains else {
+            continue;
+        };
+        for chain in chains {
+            let ChainKind::Http(http) = &chain.kind else {
+                continue;
+            };
+            let position = |name: &str| http.http_filters.iter().position(|f| f.name == name);
+            if let (Some(ours), Some(router)) = (position(filter_name), position(ROUTER)) {
+                assert!(
+                    ours < router,
+                    "listener {} {}: processor at {ours}, router at {router}",
+                    listener.name,
+                    chain.locator
+                );
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn hook_properties_hold_on_generated_requests(spec in spec()) {
+        let hook = Hook::new(Config::default());
+        let request = generate(&spec);
+        let outcome = hook.post_translate_modify(request.clone());
+
+        nothing_lost_and_only_decided_changes(&request, &outcome);
+        patched_chains_are_those_with_selected_routes(&outcome);
+        processor_never_after_router(&outcome.response, &hook.config().ext_proc.filter_name);
+
+        let again = hook.post_translate_modify(support::as_request(&outcome.response));
+        prop_assert_eq!(&again.response, &outcome.response, "applying twice equals once");
+    }
+}
