@@ -10,6 +10,7 @@ mod dataplane;
 mod deploy;
 mod envoy;
 mod golden;
+mod load;
 mod passthrough;
 mod properties;
 mod server;
