@@ -12,9 +12,11 @@
 use std::collections::HashSet;
 
 use envoy_types::pb::envoy::config::listener::v3::Listener;
+use envoy_types::pb::envoy::config::route::v3::route_action::ClusterSpecifier;
+use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, route};
 use prost::Message;
 use xds_hook::format::{self, Format};
-use xds_hook::index::{ChainKind, Ownership, Targets};
+use xds_hook::index::{ChainKind, Ownership};
 use xds_hook::select::{ChainDecision, ChainSkip, RouteDecision};
 use xds_hook::workload::{self, AI_ANNOTATION, Preset, Spec};
 use xds_hook::{Config, Hook};
@@ -94,7 +96,10 @@ fn shapes_are_eg_like() {
         "legacy names"
     );
 
-    let index = xds_hook::index::Index::build(&request.listeners, &request.routes);
+    let report = Hook::new(Config::default())
+        .post_translate_modify(request.clone())
+        .report;
+    let index = &report.index;
     let kinds: Vec<&ChainKind> = index
         .listeners
         .iter()
@@ -108,7 +113,6 @@ fn shapes_are_eg_like() {
             .any(|k| matches!(k, ChainKind::NoHcm(f) if f == &["envoy.filters.network.tcp_proxy"]))
     );
 
-    let clusters = names(&request.clusters);
     let mut namespaces = HashSet::new();
     for rc in &index.route_configs {
         for vhost in rc.virtual_hosts.as_ref().unwrap() {
@@ -119,12 +123,6 @@ fn shapes_are_eg_like() {
                 };
                 assert_eq!(owner.kind, "HTTPRoute");
                 namespaces.insert(owner.namespace.clone());
-                if let Targets::Clusters(targets) = &route.targets {
-                    assert!(
-                        targets.iter().all(|t| clusters.contains(t)),
-                        "{targets:?} exist"
-                    );
-                }
             }
         }
     }
@@ -132,6 +130,27 @@ fn shapes_are_eg_like() {
         namespaces.contains("envoy-gateway") && namespaces.len() >= 3,
         "{namespaces:?}"
     );
+
+    // Every cluster a route names is in the request.
+    let clusters = names(&request.clusters);
+    let mut targets = Vec::new();
+    for config in &request.routes {
+        let config = RouteConfiguration::decode(config.clone()).unwrap();
+        for route in config.virtual_hosts.iter().flat_map(|v| &v.routes) {
+            if let Some(route::Action::Route(action)) = &route.action {
+                match &action.cluster_specifier {
+                    Some(ClusterSpecifier::Cluster(name)) => targets.push(name.clone()),
+                    Some(ClusterSpecifier::WeightedClusters(split)) => {
+                        targets.extend(split.clusters.iter().map(|c| c.name.clone()))
+                    }
+                    other => panic!("unexpected target {other:?}"),
+                }
+            }
+        }
+    }
+    assert!(targets.len() > 50, "{} targets", targets.len());
+    let missing: Vec<_> = targets.iter().filter(|t| !clusters.contains(*t)).collect();
+    assert!(missing.is_empty(), "{missing:?} are not in the request");
 }
 
 #[test]
