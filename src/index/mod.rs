@@ -8,7 +8,9 @@
 
 mod listener;
 pub mod owner;
+mod owner_wire;
 mod route;
+mod scan;
 
 use std::collections::HashMap;
 
