@@ -7,6 +7,8 @@
 //! is malformed here exactly when it is malformed there), and extracts only the
 //! `envoy-gateway` entry's `resources[0]`.
 //!
+//! Each byte is walked once: the `envoy-gateway` entry is validated while it is read.
+//!
 //! It answers only for canonical encodings: anything protobuf gives merge or override meaning
 //! (a map entry with its key or value twice, a `Value` with two kinds) or that it cannot
 //! judge cheaply (deep nesting) returns `None`, and the caller takes the exact, decoding path.
@@ -29,11 +31,15 @@ pub(super) fn ownership(entries: &[Bytes]) -> Option<Ownership> {
     let mut eg = None;
     for entry in entries {
         let (key, value) = map_entry(entry)?;
-        if !struct_ok(value, 0) {
+        // Everything is validated once: the `envoy-gateway` entry while it is read, the
+        // others (and an `envoy-gateway` entry a later one replaces, as in a map) here.
+        let unread = if key == names::EG_METADATA.as_bytes() {
+            eg.replace(value)
+        } else {
+            Some(value)
+        };
+        if unread.is_some_and(|value| !struct_ok(value, 0)) {
             return None;
-        }
-        if key == names::EG_METADATA.as_bytes() {
-            eg = Some(value); // a later entry with the same key replaces, as in a map
         }
     }
     let Some(eg) = eg else {
@@ -236,7 +242,7 @@ fn list_ok(bytes: &[u8], depth: usize) -> bool {
         })
 }
 
-/// A validated `Value`'s kind.
+/// A `Value`'s kind; a nested struct or list is only a slice here.
 enum Kind<'a> {
     Null,
     Number,
@@ -246,19 +252,21 @@ enum Kind<'a> {
     List(&'a [u8]),
 }
 
-/// The kind of a validated `Value` (`Some(None)`: no kind set); `None` when it has several
-/// kind records, which protobuf merges or overrides.
-fn kind(value: &[u8]) -> Option<Option<Kind<'_>>> {
+/// The kind of a `Value` (`Some(None)`: none set), with its wire type and UTF-8 checked but a
+/// nested struct or list not looked into (the caller walks it); `None` for bad bytes or
+/// several kinds, which protobuf would merge or override.
+fn shallow_kind(value: &[u8]) -> Option<Option<Kind<'_>>> {
     let mut found = None;
     let mut reader = Reader::new(value);
     while let Some(f) = reader.next()? {
-        let kind = match f.number {
-            1 => Kind::Null,
-            2 => Kind::Number,
-            3 => Kind::Text(f.payload),
-            4 => Kind::Bool,
-            5 => Kind::Struct(f.payload),
-            6 => Kind::List(f.payload),
+        let kind = match (f.number, f.wire_type) {
+            (1, VARINT) => Kind::Null,
+            (2, FIXED64) => Kind::Number,
+            (3, LEN) if utf8(f.payload) => Kind::Text(f.payload),
+            (4, VARINT) => Kind::Bool,
+            (5, LEN) => Kind::Struct(f.payload),
+            (6, LEN) => Kind::List(f.payload),
+            (1..=6, _) => return None,
             _ => continue,
         };
         if found.replace(kind).is_some() {
@@ -266,6 +274,17 @@ fn kind(value: &[u8]) -> Option<Option<Kind<'_>>> {
         }
     }
     Some(found)
+}
+
+/// [`shallow_kind`], with a nested struct or list validated too.
+fn checked_kind(value: &[u8], depth: usize) -> Option<Option<Kind<'_>>> {
+    let kind = shallow_kind(value)?;
+    let nested_ok = match &kind {
+        Some(Kind::Struct(fields)) => struct_ok(fields, depth + 1),
+        Some(Kind::List(values)) => list_ok(values, depth + 1),
+        _ => true,
+    };
+    nested_ok.then_some(kind)
 }
 
 /// The same words as the exact path uses.
@@ -280,15 +299,27 @@ fn kind_name(kind: &Option<Kind<'_>>) -> &'static str {
     }
 }
 
-/// The values of `keys` in a validated `Struct`, the last entry for a key winning.
-fn lookup<'a, const N: usize>(fields: &'a [u8], keys: [&str; N]) -> Option<[Option<&'a [u8]>; N]> {
+/// Walks a `Struct`'s entries once: the values of `keys` are returned (a later entry for a key
+/// replacing an earlier one, as in a map), every other value, and every replaced one, is
+/// validated.
+fn pick<'a, const N: usize>(
+    fields: &'a [u8],
+    keys: [&str; N],
+    depth: usize,
+) -> Option<[Option<&'a [u8]>; N]> {
     let mut found = [None; N];
     for entry in entries(fields) {
         let (key, value) = map_entry(entry?)?;
-        for (wanted, slot) in keys.iter().zip(found.iter_mut()) {
-            if wanted.as_bytes() == key {
-                *slot = Some(value);
-            }
+        let slot = keys
+            .iter()
+            .position(|k| k.as_bytes() == key)
+            .and_then(|i| found.get_mut(i));
+        let unread = match slot {
+            Some(slot) => slot.replace(value),
+            None => Some(value),
+        };
+        if unread.is_some_and(|value| !value_ok(value, depth + 1)) {
+            return None;
         }
     }
     Some(found)
@@ -296,36 +327,47 @@ fn lookup<'a, const N: usize>(fields: &'a [u8], keys: [&str; N]) -> Option<[Opti
 
 type Read<T> = Option<Result<T, String>>;
 
-/// `resources[0]` of a validated `envoy-gateway` struct, as the exact path reads it.
+/// `resources[0]` of the `envoy-gateway` struct, as the exact path reads it, validating
+/// everything else on the way: one walk of the bytes.
 fn owner(eg: &[u8]) -> Read<Option<Owner>> {
-    let [resources] = lookup(eg, ["resources"])?;
+    let [resources] = pick(eg, ["resources"], 0)?;
     let Some(resources) = resources else {
         return Some(Ok(None));
     };
-    let list = match kind(resources)? {
+    let list = match shallow_kind(resources)? {
         Some(Kind::List(list)) => list,
         other => {
-            return Some(Err(format!(
-                "resources is {}, not a list",
-                kind_name(&other)
-            )));
+            return value_ok(resources, 1)
+                .then(|| Err(format!("resources is {}, not a list", kind_name(&other))));
         }
     };
-    let Some(first) = entries(list).next() else {
+    let mut first = None;
+    for value in entries(list) {
+        let value = value?;
+        if first.is_none() {
+            first = Some(value);
+        } else if !value_ok(value, 3) {
+            return None;
+        }
+    }
+    let Some(first) = first else {
         return Some(Ok(None));
     };
-    let entry = match kind(first?)? {
+    let entry = match shallow_kind(first)? {
         Some(Kind::Struct(entry)) => entry,
         other => {
-            return Some(Err(format!(
-                "resources[0] is {}, not a struct",
-                kind_name(&other)
-            )));
+            return value_ok(first, 3).then(|| {
+                Err(format!(
+                    "resources[0] is {}, not a struct",
+                    kind_name(&other)
+                ))
+            });
         }
     };
-    let [kind_v, name, namespace, section, annotations_v] = lookup(
+    let [kind_v, name, namespace, section, annotations_v] = pick(
         entry,
         ["kind", "name", "namespace", "sectionName", "annotations"],
+        4,
     )?;
     macro_rules! text {
         ($key:literal, $value:expr) => {
@@ -352,13 +394,17 @@ fn owner(eg: &[u8]) -> Read<Option<Owner>> {
     })))
 }
 
+fn text(bytes: &[u8]) -> Option<String> {
+    std::str::from_utf8(bytes).ok().map(str::to_owned)
+}
+
 fn text_field(key: &str, value: Option<&[u8]>) -> Read<Option<String>> {
     let Some(value) = value else {
         return Some(Ok(None));
     };
-    Some(match kind(value)? {
+    Some(match checked_kind(value, 5)? {
         None | Some(Kind::Null) => Ok(None),
-        Some(Kind::Text(text)) => Ok(Some(std::str::from_utf8(text).ok()?.to_owned())),
+        Some(Kind::Text(bytes)) => Ok(Some(text(bytes)?)),
         other => Err(format!(
             "resources[0].{key} is {}, not a string",
             kind_name(&other)
@@ -370,24 +416,26 @@ fn annotations(value: Option<&[u8]>) -> Read<BTreeMap<String, Annotation>> {
     let Some(value) = value else {
         return Some(Ok(BTreeMap::new()));
     };
-    let map = match kind(value)? {
+    let map = match shallow_kind(value)? {
         Some(Kind::Struct(map)) => map,
         None | Some(Kind::Null) => return Some(Ok(BTreeMap::new())),
         other => {
-            return Some(Err(format!(
-                "resources[0].annotations is {}, not a struct",
-                kind_name(&other)
-            )));
+            return value_ok(value, 5).then(|| {
+                Err(format!(
+                    "resources[0].annotations is {}, not a struct",
+                    kind_name(&other)
+                ))
+            });
         }
     };
     let mut annotations = BTreeMap::new();
     for entry in entries(map) {
         let (key, value) = map_entry(entry?)?;
-        let annotation = match kind(value)? {
-            Some(Kind::Text(text)) => Annotation::Text(std::str::from_utf8(text).ok()?.to_owned()),
+        let annotation = match checked_kind(value, 7)? {
+            Some(Kind::Text(bytes)) => Annotation::Text(text(bytes)?),
             other => Annotation::Other(kind_name(&other)),
         };
-        annotations.insert(std::str::from_utf8(key).ok()?.to_owned(), annotation);
+        annotations.insert(text(key)?, annotation); // a later entry replaces, as in a map
     }
     Some(Ok(annotations))
 }

@@ -134,6 +134,93 @@ mod tests {
         }
     }
 
+    /// A route configuration whose one route has `metadata` (an encoded `Metadata`).
+    fn with_route_metadata(metadata: &[u8]) -> Bytes {
+        use crate::wire::put_len;
+        let mut route = Vec::new();
+        put_len(&mut route, 14, b"r");
+        put_len(&mut route, 4, metadata);
+        let mut vhost = Vec::new();
+        put_len(&mut vhost, 1, b"v");
+        put_len(&mut vhost, 3, &route);
+        let mut config = Vec::new();
+        put_len(&mut config, 1, b"rc");
+        put_len(&mut config, 2, &vhost);
+        config.into()
+    }
+
+    fn eg_metadata(resources: prost_types::Value) -> Vec<u8> {
+        use prost_types::Struct;
+        let eg = Struct {
+            fields: [("resources".to_owned(), resources)].into(),
+        };
+        let mut entry = Vec::new();
+        crate::wire::put_len(&mut entry, 1, b"envoy-gateway");
+        crate::wire::put_len(&mut entry, 2, &eg.encode_to_vec());
+        let mut metadata = Vec::new();
+        crate::wire::put_len(&mut metadata, 1, &entry);
+        metadata
+    }
+
+    #[test]
+    fn owner_shapes_and_mistakes_read_as_the_exact_path_reads_them() {
+        use prost_types::value::Kind as K;
+        use prost_types::{ListValue, Struct, Value};
+        let v = |kind| Value { kind: Some(kind) };
+        let s = |t: &str| v(K::StringValue(t.to_owned()));
+        let st = |fields: Vec<(&str, Value)>| {
+            v(K::StructValue(Struct {
+                fields: fields.into_iter().map(|(k, x)| (k.to_owned(), x)).collect(),
+            }))
+        };
+        let list = |values| v(K::ListValue(ListValue { values }));
+        let cases = [
+            list(vec![st(vec![
+                ("kind", s("HTTPRoute")),
+                ("name", s("chat")),
+                ("namespace", s("team-a")),
+                ("sectionName", v(K::NullValue(0))),
+                (
+                    "annotations",
+                    st(vec![("a", s("true")), ("b", v(K::BoolValue(true)))]),
+                ),
+            ])]),
+            s("oops"),
+            list(vec![]),
+            list(vec![s("x"), st(vec![])]),
+            list(vec![st(vec![("kind", v(K::NumberValue(1.0)))])]),
+            list(vec![st(vec![("name", list(vec![s("x")]))])]),
+            list(vec![st(vec![("annotations", list(vec![]))])]),
+            list(vec![st(vec![("annotations", v(K::NullValue(0)))])]),
+            Value { kind: None },
+        ];
+        for (i, resources) in cases.into_iter().enumerate() {
+            let config = with_route_metadata(&eg_metadata(resources));
+            assert_eq!(
+                fast(&config).as_deref(),
+                Some(exact(&config).as_str()),
+                "case {i}"
+            );
+        }
+        // A Value with two kinds: protobuf keeps the last; the fast path declines.
+        let mut two_kinds = Vec::new();
+        crate::wire::put_len(&mut two_kinds, 3, b"first");
+        crate::wire::put_len(&mut two_kinds, 3, b"second");
+        let mut eg = Vec::new();
+        let mut entry = Vec::new();
+        crate::wire::put_len(&mut entry, 1, b"resources");
+        crate::wire::put_len(&mut entry, 2, &two_kinds);
+        crate::wire::put_len(&mut eg, 1, &entry);
+        let mut outer = Vec::new();
+        crate::wire::put_len(&mut outer, 1, b"envoy-gateway");
+        crate::wire::put_len(&mut outer, 2, &eg);
+        let mut metadata = Vec::new();
+        crate::wire::put_len(&mut metadata, 1, &outer);
+        let config = with_route_metadata(&metadata);
+        assert_eq!(fast(&config), None);
+        assert!(exact(&config).contains("resources is a string, not a list"));
+    }
+
     #[test]
     fn every_corruption_gives_the_exact_answer_or_falls_back() {
         // Corrupt one byte at a time (and truncate) across a whole route configuration,
