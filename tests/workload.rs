@@ -223,3 +223,53 @@ fn every_resource_reads_as_its_envoy_type() {
     assert!(json == again, "JSON round trip differs");
     assert_eq!(back.routes.len(), request.routes.len());
 }
+
+#[test]
+fn hook_output_on_the_small_preset_loads_in_envoy() {
+    let Some(bin) = crate::envoy::envoy_bin() else {
+        return; // envoy_bin() says why, and fails under XDS_HOOK_REQUIRE_ENVOY=1
+    };
+    let response = Hook::new(Config::default())
+        .post_translate_modify(workload::preset(Preset::Small))
+        .response;
+    let bootstrap = xds_hook::render::bootstrap(&response, 9901).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.yaml");
+    std::fs::write(
+        &file,
+        xds_hook::render::encode(&bootstrap, Format::Yaml).unwrap(),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(&bin)
+        .args([
+            "--mode",
+            "validate",
+            "--disable-hot-restart",
+            "--log-level",
+            "error",
+            "-c",
+        ])
+        .arg(&file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("envoy --mode validate timed out");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut errors = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut errors).unwrap();
+    assert!(
+        status.success(),
+        "Envoy rejects the generated fleet: {errors}"
+    );
+}
