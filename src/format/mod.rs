@@ -104,7 +104,17 @@ pub fn read_request(path: &Path) -> Result<PostTranslateModifyRequest, FormatErr
         return read_resource_dir(path);
     }
     let bytes = read(path)?;
-    decode_request(&bytes, Format::from_path(path)?)
+    let format = Format::from_path(path)?;
+    if format == Format::Protobuf {
+        // From `Bytes`, every resource is a slice of the file's buffer instead of a copy.
+        return PostTranslateModifyRequest::decode(bytes::Bytes::from(bytes)).map_err(|source| {
+            FormatError::Protobuf {
+                message: REQUEST_MESSAGE,
+                source,
+            }
+        });
+    }
+    decode_request(&bytes, format)
 }
 
 /// Decodes request bytes in the given format.
@@ -125,6 +135,9 @@ pub fn encode_response(
     response: &PostTranslateModifyResponse,
     format: Format,
 ) -> Result<Vec<u8>, FormatError> {
+    if format == Format::Protobuf {
+        return Ok(response.encode_to_vec()); // no second copy of a fleet-sized buffer
+    }
     encode_message(&response.encode_to_vec(), RESPONSE_MESSAGE, format)
 }
 

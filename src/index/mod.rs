@@ -9,7 +9,9 @@
 pub mod cluster;
 mod listener;
 pub mod owner;
+mod owner_wire;
 mod route;
+mod scan;
 
 use std::collections::HashMap;
 

@@ -56,6 +56,12 @@ pub enum Targets {
 impl RouteConfigEntry {
     /// Indexes one encoded route configuration.
     pub fn read(bytes: &Bytes) -> Self {
+        // Owner metadata read off the wire; the same answer, without decoding Struct trees.
+        super::scan::read(bytes).unwrap_or_else(|| Self::read_exact(bytes))
+    }
+
+    /// Indexes one encoded route configuration by decoding all of its metadata.
+    pub(super) fn read_exact(bytes: &Bytes) -> Self {
         match RouteConfigurationView::decode(bytes.clone()) {
             Ok(RouteConfigurationView {
                 name,
@@ -105,7 +111,7 @@ impl RouteEntry {
     }
 }
 
-fn targets(action: RouteActionView) -> Targets {
+pub(super) fn targets(action: RouteActionView) -> Targets {
     let RouteActionView {
         cluster,
         cluster_header,
