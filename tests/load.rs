@@ -141,6 +141,10 @@ async fn server_survives_load_and_faults_with_correct_answers() {
             }
         })
     };
+    // Halfway through, note the memory: by then every kind of call has run many times, so a
+    // leak would show as growth between here and the end.
+    tokio::time::sleep(plan.duration / 2).await;
+    let (halfway, _) = daemon.rss_kib();
     for task in tasks {
         task.await.unwrap();
     }
@@ -155,8 +159,8 @@ async fn server_survives_load_and_faults_with_correct_answers() {
     let ok = tally.ok.load(Ordering::Relaxed);
     let report = format!(
         "{:?} of load: {ok} calls answered ({} busy), request {} KiB; faults survived: {} \
-         hang-ups, {} oversized, {} deadlines; RSS {baseline} KiB before, {after} KiB after, \
-         peak {peak} KiB",
+         hang-ups, {} oversized, {} deadlines; RSS {baseline} KiB before, {halfway} KiB halfway, \
+         {after} KiB after, peak {peak} KiB",
         plan.duration,
         tally.busy.load(Ordering::Relaxed),
         request_bytes >> 10,
@@ -177,6 +181,12 @@ async fn server_survives_load_and_faults_with_correct_answers() {
     assert!(
         after <= baseline + in_flight_kib + 64 * 1024,
         "RSS grew beyond in-flight work: {report}"
+    );
+    // And it does not keep growing with the number of calls: the second half of the run adds
+    // at most a quarter (plus allocator slack) to what the first half needed.
+    assert!(
+        after <= halfway + halfway / 4 + 32 * 1024,
+        "RSS kept growing during the run: {report}"
     );
 }
 
