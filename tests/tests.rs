@@ -6,6 +6,7 @@ mod contract;
 mod corpus;
 mod envoy;
 mod golden;
+mod hostile;
 mod passthrough;
 mod server;
 mod support;

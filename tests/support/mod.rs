@@ -74,8 +74,9 @@ pub fn check_golden(path: &Path, actual: &str) -> Result<(), String> {
     Err(format!("{} differs:\n{diff}", path.display()))
 }
 
-/// Asserts that every input resource of every kind is in the response, in input order, and
-/// that resources the report says were not patched are byte-identical.
+/// Asserts that every input resource of every kind is in the response, in input order (listeners
+/// and route configs by name), and that input clusters and secrets come back byte-identical.
+/// (Unpatched listeners and route configs: see `hostile::assert_unpatched_identical`.)
 pub fn assert_nothing_lost(
     request: &PostTranslateModifyRequest,
     response: &PostTranslateModifyResponse,
