@@ -3,7 +3,8 @@
 //!
 //! `cargo run --example fuzz_seeds -- <corpus dir>` writes
 //! - `request/<case>.pb`: each `testdata/<case>/input.yaml` as the binary gRPC request;
-//! - `hcm/<case>-<n>.pb`: every HTTP connection manager found in those requests' listeners;
+//! - `hcm/<case>-<n>.pb`: every HTTP connection manager found in those requests' listeners,
+//!   and one with a split `scheme_header_transformation`;
 //! - `config/<name>.yaml`: the cases' configuration files and a few small ones.
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,9 @@ use prost::Message;
 use xds_hook::format::{self, Format};
 use xds_hook::wire;
 use xds_hook::xds::names;
+
+/// The golden case the `hcm` target builds its request from.
+const TEMPLATE_CASE: &str = "mixed-namespaces-and-schemes";
 
 const CONFIGS: [(&str, &str); 4] = [
     ("empty", ""),
@@ -54,6 +58,7 @@ fn run() -> anyhow::Result<()> {
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
     cases.sort();
+    let mut template_hcm: Option<Vec<u8>> = None;
     for case in cases.iter().filter(|p| p.is_dir()) {
         let name = case.file_name().and_then(|n| n.to_str()).unwrap_or("case");
         let input = std::fs::read(case.join("input.yaml"))?;
@@ -65,11 +70,29 @@ fn run() -> anyhow::Result<()> {
         )?;
         let hcms = request.listeners.iter().flat_map(|l| hcms_of(l));
         for (n, hcm) in hcms.enumerate() {
-            std::fs::write(out.join("hcm").join(format!("{name}-{n}.pb")), hcm)?;
+            std::fs::write(out.join("hcm").join(format!("{name}-{n}.pb")), &hcm)?;
+            if name == TEMPLATE_CASE {
+                template_hcm.get_or_insert(hcm);
+            }
         }
         if let Ok(config) = std::fs::read(case.join("config.yaml")) {
             std::fs::write(out.join("config").join(format!("{name}.yaml")), config)?;
         }
+    }
+    // A shape no golden case has: the template's HCM with scheme_header_transformation split
+    // over two records, the second saying match_upstream: false (it once won over ours: see
+    // bad_input::split_scheme_header_transformation_still_ends_up_matching_upstream).
+    if let Some(hcm) = template_hcm {
+        let mut split = hcm;
+        wire::put_len(&mut split, 48, &[]);
+        let mut explicit_false = Vec::new();
+        wire::put_varint(&mut explicit_false, 2, 0);
+        wire::put_len(&mut split, 48, &explicit_false);
+        std::fs::write(
+            out.join("hcm")
+                .join("split-scheme-header-transformation.pb"),
+            split,
+        )?;
     }
     for (name, text) in CONFIGS {
         std::fs::write(out.join("config").join(format!("{name}.yaml")), text)?;

@@ -5,6 +5,7 @@ mod cli;
 mod contract;
 mod corpus;
 mod envoy;
+mod fuzz;
 mod golden;
 mod hostile;
 mod passthrough;
