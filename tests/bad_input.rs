@@ -146,3 +146,30 @@ fn garbage_everywhere_never_panics() {
         }
     }
 }
+
+#[test]
+fn split_scheme_header_transformation_still_ends_up_matching_upstream() {
+    use prost::Message;
+    let mut request = support::golden_request("mixed-namespaces-and-schemes");
+    let hcm_path = [(3, 0), (3, 0), (4, 0), (2, 0)];
+    // Two scheme_header_transformation records (field 48): protobuf merges them, and the
+    // second one's explicit match_upstream: false wins over anything written into the first.
+    let mut explicit_false = Vec::new();
+    wire::put_varint(&mut explicit_false, 2, 0);
+    let mut records = Vec::new();
+    wire::put_len(&mut records, 48, &[]);
+    wire::put_len(&mut records, 48, &explicit_false);
+    request.listeners[0] = inject(&request.listeners[0], &hcm_path, &records).into();
+    let outcome = run(request.clone());
+    assert!(matches!(
+        outcome.report.decisions.listeners[0][0],
+        ChainDecision::Patch(_)
+    ));
+    let hcm = support::at(&outcome.response.listeners[0], &hcm_path);
+    let view = xds_hook::xds::HcmView::decode(hcm).unwrap();
+    assert!(
+        view.scheme_header_transformation
+            .is_some_and(|s| s.match_upstream),
+        "the merged HCM must match the upstream scheme"
+    );
+}

@@ -125,6 +125,191 @@ fn unknown_any_payloads_pass_through() {
 }
 
 #[test]
+fn unknown_fields_at_every_level_of_unpatched_resources_come_back_byte_identical() {
+    let mut request = support::golden_request("nothing-annotated");
+    // The listener's only chain is its default_filter_chain (field 25), an RDS HCM whose
+    // route config has no selected route.
+    let chain: &[(u32, usize)] = &[(25, 0)];
+    let filter: &[(u32, usize)] = &[(25, 0), (3, 0)];
+    let any: &[(u32, usize)] = &[(25, 0), (3, 0), (4, 0)];
+    let hcm: &[(u32, usize)] = &[(25, 0), (3, 0), (4, 0), (2, 0)];
+    let router: &[(u32, usize)] = &[(25, 0), (3, 0), (4, 0), (2, 0), (5, 0)];
+    let router_any: &[(u32, usize)] = &[(25, 0), (3, 0), (4, 0), (2, 0), (5, 0), (4, 0)];
+    let rds: &[(u32, usize)] = &[(25, 0), (3, 0), (4, 0), (2, 0), (3, 0)];
+    request.listeners[0] = with_unknowns(
+        &request.listeners[0],
+        &[&[], chain, filter, any, hcm, router, router_any, rds],
+    );
+    let route_metadata: &[(u32, usize)] = &[(2, 0), (3, 0), (4, 0)];
+    request.routes[0] = with_unknowns(
+        &request.routes[0],
+        &[
+            &[],
+            VHOST,
+            SELECTED_ROUTE,
+            PLAIN_ROUTE,
+            route_metadata,
+            &[(2, 0), (24, 0)],
+        ],
+    );
+    for cluster in &mut request.clusters {
+        *cluster = with_unknowns(cluster, &[&[], &[(3, 0)]]);
+    }
+    assert_unknowns_at(&request.listeners[0], router_any, "test setup");
+
+    let outcome = Hook::new(Config::default()).post_translate_modify(request.clone());
+    assert_eq!(
+        outcome.response,
+        xds_hook::contract::PostTranslateModifyResponse {
+            clusters: request.clusters.clone(),
+            secrets: request.secrets.clone(),
+            listeners: request.listeners.clone(),
+            routes: request.routes.clone(),
+        },
+        "nothing selected: every resource byte-identical, no processor cluster"
+    );
+    assert_eq!(
+        outcome.report.summary().malformed,
+        0,
+        "unknowns are not errors"
+    );
+}
+
+#[test]
+fn unknown_fields_beside_the_edited_path_survive() {
+    let mut request = support::golden_request("mixed-namespaces-and-schemes");
+    // listeners[0]: the network filter and the Any that hold the patched HCM.
+    let filter: &[(u32, usize)] = &[(3, 0), (3, 0)];
+    let any: &[(u32, usize)] = &[(3, 0), (3, 0), (4, 0)];
+    let rds: &[(u32, usize)] = &[(3, 0), (3, 0), (4, 0), (2, 0), (3, 0)];
+    request.listeners[0] = with_unknowns(&request.listeners[0], &[filter, any, rds]);
+    // listeners[1]: patched through its default_filter_chain (field 25), at every level.
+    let d_chain: &[(u32, usize)] = &[(25, 0)];
+    let d_filter: &[(u32, usize)] = &[(25, 0), (3, 0)];
+    let d_any: &[(u32, usize)] = &[(25, 0), (3, 0), (4, 0)];
+    let d_hcm: &[(u32, usize)] = &[(25, 0), (3, 0), (4, 0), (2, 0)];
+    let d_router: &[(u32, usize)] = &[(25, 0), (3, 0), (4, 0), (2, 0), (5, 0)];
+    request.listeners[1] = with_unknowns(
+        &request.listeners[1],
+        &[&[], d_chain, d_filter, d_any, d_hcm, d_router],
+    );
+    // routes[1]: its selected route's existing metadata, and the envoy-gateway entry in it.
+    let metadata: &[(u32, usize)] = &[(2, 0), (3, 0), (4, 0)];
+    let eg_entry: &[(u32, usize)] = &[(2, 0), (3, 0), (4, 0), (1, 0)];
+    request.routes[1] = with_unknowns(&request.routes[1], &[&[], VHOST, metadata, eg_entry]);
+
+    let outcome = Hook::new(Config::default()).post_translate_modify(request.clone());
+    let response = &outcome.response;
+    support::assert_nothing_lost(&request, response);
+    let summary = outcome.report.summary();
+    assert_eq!(
+        (summary.chains_patched, summary.route_configs_patched),
+        (2, 2)
+    );
+
+    for (path, what) in [
+        (filter, "network filter"),
+        (any, "typed_config Any"),
+        (rds, "rds"),
+    ] {
+        assert_unknowns_at(&response.listeners[0], path, what);
+    }
+    let d_router_after: &[(u32, usize)] = &[(25, 0), (3, 0), (4, 0), (2, 0), (5, 1)];
+    for (path, what) in [
+        (&[][..], "listener"),
+        (d_chain, "default_filter_chain"),
+        (d_filter, "default chain network filter"),
+        (d_any, "default chain typed_config Any"),
+        (d_hcm, "default chain HCM"),
+        (d_router_after, "default chain router"),
+    ] {
+        assert_unknowns_at(&response.listeners[1], path, what);
+    }
+    let routes = &response.routes[1];
+    assert_ne!(routes, &request.routes[1], "route config 1 must be patched");
+    for (path, what) in [
+        (&[][..], "route configuration"),
+        (VHOST, "virtual host"),
+        (metadata, "selected route metadata"),
+    ] {
+        assert_unknowns_at(routes, path, what);
+    }
+    let eg_entry_bytes = at(&request.routes[1], eg_entry);
+    assert!(
+        xds_hook::wire::len_payloads(at(routes, metadata), 1).any(|e| e.unwrap() == eg_entry_bytes),
+        "envoy-gateway metadata entry byte-identical"
+    );
+}
+
+/// An `Any` of a type nobody compiled in, wrapped as the `payload_field` of a message that also
+/// carries `name` in `name_field`.
+fn future_typed(name_field: u32, name: &str, payload_field: u32) -> Vec<u8> {
+    let mut any = Vec::new();
+    xds_hook::wire::put_len(&mut any, 1, b"type.googleapis.com/example.future.v9.Thing");
+    xds_hook::wire::put_len(&mut any, 2, &[0x0a, 0x03, b'n', b'e', b'w', 0x10, 0x2a]);
+    let mut message = Vec::new();
+    xds_hook::wire::put_len(&mut message, name_field, name.as_bytes());
+    xds_hook::wire::put_len(&mut message, payload_field, &any);
+    message
+}
+
+#[test]
+fn unknown_any_payloads_in_patched_resources_pass_through() {
+    let mut request = support::golden_request("mixed-namespaces-and-schemes");
+    let record = |field: u32, message: &[u8]| {
+        let mut record = Vec::new();
+        xds_hook::wire::put_len(&mut record, field, message);
+        record
+    };
+    // A listener filter (Listener.listener_filters = 9) and an HTTP filter (HCM.http_filters
+    // = 5, appended after the router) of unknown types, on the patched listener.
+    let listener_filter = record(9, &future_typed(1, "example.future.listener", 3));
+    let http_filter = record(5, &future_typed(1, "example.future.http", 4));
+    let mut listener = inject(&request.listeners[0], &[], &listener_filter);
+    listener = inject(&listener, HCM, &http_filter);
+    request.listeners[0] = listener.into();
+    // typed_per_filter_config entries (map<string, Any>) of unknown types on the selected
+    // route (field 13) and on its virtual host (field 15).
+    let per_filter = |key: &str| {
+        let mut entry = Vec::new();
+        xds_hook::wire::put_len(&mut entry, 1, key.as_bytes());
+        let any = future_typed(1, "unused", 2);
+        xds_hook::wire::put_len(&mut entry, 2, at(&any, &[(2, 0)]));
+        entry
+    };
+    let route_entry = record(13, &per_filter("example.future.http"));
+    let vhost_entry = record(15, &per_filter("example.future.http"));
+    let mut routes = inject(&request.routes[0], SELECTED_ROUTE, &route_entry);
+    routes = inject(&routes, VHOST, &vhost_entry);
+    request.routes[0] = routes.into();
+
+    let outcome = Hook::new(Config::default()).post_translate_modify(request.clone());
+    let response = &outcome.response;
+    support::assert_nothing_lost(&request, response);
+    let listener = &response.listeners[0];
+    assert_ne!(listener, &request.listeners[0], "listener 0 patched");
+    assert!(has_record(listener, &listener_filter), "listener filter");
+    assert!(has_record(at(listener, HCM), &http_filter), "HTTP filter");
+    let names: Vec<String> = xds_hook::wire::len_payloads(at(listener, HCM), 5)
+        .map(|f| String::from_utf8(xds_hook::wire::first_len(f.unwrap(), 1).unwrap().to_vec()))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        names,
+        [
+            "envoy.filters.http.ext_proc/aigateway",
+            "envoy.filters.http.router",
+            "example.future.http"
+        ],
+        "the unknown filter keeps its place"
+    );
+    let routes = &response.routes[0];
+    assert_ne!(routes, &request.routes[0], "route config 0 patched");
+    assert!(has_record(at(routes, SELECTED_ROUTE), &route_entry));
+    assert!(has_record(at(routes, VHOST), &vhost_entry));
+}
+
+#[test]
 fn output_is_deterministic() {
     let request = support::golden_request("mixed-namespaces-and-schemes");
     let hook = Hook::new(Config::default());

@@ -20,15 +20,15 @@ use xds_hook::contract::*;
 
 use crate::support;
 
-struct Running {
-    channel: Channel,
+pub(crate) struct Running {
+    pub(crate) channel: Channel,
     client: EnvoyGatewayExtensionClient<Channel>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    async fn start(config: Config) -> Self {
+    pub(crate) async fn start(config: Config) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -64,7 +64,7 @@ impl Running {
         }
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         let _ = self.stop.take().unwrap().send(());
         tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
@@ -166,7 +166,7 @@ async fn undecodable_request_is_invalid_argument() {
 
 /// Pre-encoded bytes sent as a message.
 #[derive(Clone, Debug, Default, PartialEq)]
-struct RawBytes(Vec<u8>);
+pub(crate) struct RawBytes(pub(crate) Vec<u8>);
 
 impl prost::Message for RawBytes {
     fn encode_raw(&self, buf: &mut impl bytes::BufMut) {

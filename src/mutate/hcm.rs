@@ -12,14 +12,23 @@ use crate::xds::hcm::{HTTP_FILTERS, MATCH_UPSTREAM, SCHEME_HEADER_TRANSFORMATION
 
 /// Returns the HCM with `http_filter` inserted at the planned position and, if planned,
 /// `scheme_header_transformation.match_upstream` set.
+///
+/// `match_upstream` goes into the last `scheme_header_transformation` record: protobuf merges
+/// split records and the last value of a scalar wins, so writing it into an earlier one could be
+/// overridden by a later `match_upstream: false`.
 pub fn patch(hcm: &[u8], insertion: &Insertion, http_filter: &[u8]) -> Result<Vec<u8>, WireError> {
     let mut out = Vec::with_capacity(hcm.len() + http_filter.len() + 8);
     let mut filters_seen = 0;
     let mut inserted = false;
     let mut scheme_pending = insertion.set_match_upstream;
+    let mut transformations_left = wire::len_payloads(hcm, SCHEME_HEADER_TRANSFORMATION).count();
     for field in wire::fields(hcm) {
         let field = field?;
         let length_delimited = field.wire_type == WireType::LengthDelimited;
+        let transformation = length_delimited && field.number == SCHEME_HEADER_TRANSFORMATION;
+        if transformation {
+            transformations_left = transformations_left.saturating_sub(1);
+        }
         if length_delimited && field.number == HTTP_FILTERS {
             if !inserted && filters_seen == insertion.placement.index {
                 wire::put_len(&mut out, HTTP_FILTERS, http_filter);
@@ -27,8 +36,7 @@ pub fn patch(hcm: &[u8], insertion: &Insertion, http_filter: &[u8]) -> Result<Ve
             }
             filters_seen += 1;
             out.extend_from_slice(field.record);
-        } else if length_delimited && field.number == SCHEME_HEADER_TRANSFORMATION && scheme_pending
-        {
+        } else if transformation && transformations_left == 0 && scheme_pending {
             let mut transformation = field.payload.to_vec();
             wire::put_varint(&mut transformation, MATCH_UPSTREAM, 1);
             wire::put_len(&mut out, SCHEME_HEADER_TRANSFORMATION, &transformation);
