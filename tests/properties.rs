@@ -26,44 +26,33 @@ use crate::support;
 
 const ROUTER: &str = "envoy.filters.http.router";
 
-fn spec() -> impl Strategy<Value = Spec> {
-    (
-        any::<u64>(),
-        0usize..6,
-        1usize..4,
-        0usize..8,
-        0.0f64..=1.0,
-        0usize..12,
-        0usize..3,
-        0usize..3,
-        1usize..5,
-        0.0f64..=1.0,
-    )
-        .prop_map(
-            |(
-                seed,
-                listeners,
-                chains_per_listener,
-                routes_per_route_config,
-                annotated_fraction,
-                clusters,
-                endpoints_per_cluster,
-                secrets,
-                namespaces,
-                v2_naming_fraction,
-            )| Spec {
-                seed,
-                listeners,
-                chains_per_listener,
-                routes_per_route_config,
-                annotated_fraction,
-                clusters,
-                endpoints_per_cluster,
-                secrets,
-                namespaces,
-                v2_naming_fraction,
-            },
-        )
+prop_compose! {
+    /// Small fleets of every shape: any seed, any mix of names, annotations and sizes.
+    fn spec()(
+        seed in any::<u64>(),
+        listeners in 0usize..6,
+        chains_per_listener in 1usize..4,
+        routes_per_route_config in 0usize..8,
+        annotated_fraction in 0.0f64..=1.0,
+        clusters in 0usize..12,
+        endpoints_per_cluster in 0usize..3,
+        secrets in 0usize..3,
+        namespaces in 1usize..5,
+        v2_naming_fraction in 0.0f64..=1.0,
+    ) -> Spec {
+        Spec {
+            seed,
+            listeners,
+            chains_per_listener,
+            routes_per_route_config,
+            annotated_fraction,
+            clusters,
+            endpoints_per_cluster,
+            secrets,
+            namespaces,
+            v2_naming_fraction,
+        }
+    }
 }
 
 fn config() -> ProptestConfig {
@@ -123,34 +112,7 @@ fn nothing_lost_and_only_decided_changes(request: &PostTranslateModifyRequest, o
 /// A chain is patched exactly when its route configuration has a selected route.
 fn patched_chains_are_those_with_selected_routes(outcome: &Outcome) {
     let report = &outcome.report;
-    for (listener, decisions) in report
-        .index
-        .listeners
-        .iter()
-        .zip(&report.decisions.listeners)
-    {
-        let Ok(chains) = &listener.chains else {
-            continue;
-        };
-        for (chain, decision) in chains.iter().zip(decisions) {
-            let ChainKind::Http(http) = &chain.kind else {
-                assert!(!matches!(decision, ChainDecision::Patch(_)));
-                continue;
-            };
-            let selected = report
-                .index
-                .route_configs_named(&http.route_config)
-                .iter()
-                .any(|p| report.decisions.route_configs[*p].selected > 0);
-            assert_eq!(
-                matches!(decision, ChainDecision::Patch(_)),
-                selected,
-                "listener {} {}: {decision:?}",
-                listener.name,
-                chain.locator
-            );
-        }
-    }
+    support::assert_chains_patched_where_routes_selected(report);
     let selected_routes = report
         .decisions
         .route_configs

@@ -185,33 +185,15 @@ fn envoy_grpc(cluster_name: &str) -> GrpcService {
 /// route enables it.
 fn http_filter(config: &ExtProcConfig) -> HttpFilter {
     use processing_mode::{BodySendMode, HeaderSendMode};
-    let processor = ExternalProcessor {
-        grpc_service: Some(envoy_grpc(&config.cluster_name)),
-        processing_mode: Some(ProcessingMode {
-            request_header_mode: HeaderSendMode::Send.into(),
-            response_header_mode: HeaderSendMode::Send.into(),
-            request_body_mode: BodySendMode::Buffered.into(),
-            response_body_mode: BodySendMode::Buffered.into(),
-            request_trailer_mode: HeaderSendMode::Skip.into(),
-            response_trailer_mode: HeaderSendMode::Skip.into(),
-        }),
-        message_timeout: Some(duration(config.message_timeout)),
-        allow_mode_override: true,
-        metadata_options: Some(MetadataOptions {
-            receiving_namespaces: Some(metadata_options::MetadataNamespaces {
-                untyped: vec![config.metadata_namespace.clone()],
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
+    let mode = ProcessingMode {
+        request_header_mode: HeaderSendMode::Send.into(),
+        response_header_mode: HeaderSendMode::Send.into(),
+        request_body_mode: BodySendMode::Buffered.into(),
+        response_body_mode: BodySendMode::Buffered.into(),
+        request_trailer_mode: HeaderSendMode::Skip.into(),
+        response_trailer_mode: HeaderSendMode::Skip.into(),
     };
-    HttpFilter {
-        name: config.filter_name.clone(),
-        disabled: true,
-        config_type: Some(http_filter::ConfigType::TypedConfig(to_any(&processor))),
-        ..Default::default()
-    }
+    processor_filter(config, envoy_grpc(&config.cluster_name), mode, Vec::new())
 }
 
 /// The upstream processor: sees the request headers on their way to the chosen backend (the
@@ -226,15 +208,33 @@ fn upstream_processor(config: &ExtProcConfig) -> HttpFilter {
     };
     let mut grpc_service = envoy_grpc(&config.cluster_name);
     grpc_service.timeout = Some(duration(UPSTREAM_GRPC_TIMEOUT));
+    let mode = ProcessingMode {
+        request_header_mode: HeaderSendMode::Send.into(),
+        response_header_mode: HeaderSendMode::Skip.into(),
+        request_body_mode: BodySendMode::None.into(),
+        response_body_mode: BodySendMode::None.into(),
+        ..Default::default()
+    };
+    let attributes = vec![
+        attribute("upstream_host_metadata", BACKEND_NAME_KEY),
+        attribute("cluster_metadata", BACKEND_NAME_KEY),
+        attribute("upstream_host_metadata", UPSTREAM_HOST_KEY),
+        attribute("route_metadata", ROUTE_NAME_KEY),
+    ];
+    processor_filter(config, grpc_service, mode, attributes)
+}
+
+/// An ext_proc filter named and configured as `config` says (message timeout, mode override,
+/// the metadata namespace the processor may write), disabled until a route enables it.
+fn processor_filter(
+    config: &ExtProcConfig,
+    grpc_service: GrpcService,
+    mode: ProcessingMode,
+    request_attributes: Vec<String>,
+) -> HttpFilter {
     let processor = ExternalProcessor {
         grpc_service: Some(grpc_service),
-        processing_mode: Some(ProcessingMode {
-            request_header_mode: HeaderSendMode::Send.into(),
-            response_header_mode: HeaderSendMode::Skip.into(),
-            request_body_mode: BodySendMode::None.into(),
-            response_body_mode: BodySendMode::None.into(),
-            ..Default::default()
-        }),
+        processing_mode: Some(mode),
         message_timeout: Some(duration(config.message_timeout)),
         allow_mode_override: true,
         metadata_options: Some(MetadataOptions {
@@ -244,12 +244,7 @@ fn upstream_processor(config: &ExtProcConfig) -> HttpFilter {
             }),
             ..Default::default()
         }),
-        request_attributes: vec![
-            attribute("upstream_host_metadata", BACKEND_NAME_KEY),
-            attribute("cluster_metadata", BACKEND_NAME_KEY),
-            attribute("upstream_host_metadata", UPSTREAM_HOST_KEY),
-            attribute("route_metadata", ROUTE_NAME_KEY),
-        ],
+        request_attributes,
         ..Default::default()
     };
     HttpFilter {

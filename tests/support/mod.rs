@@ -201,3 +201,41 @@ pub fn unknown_records() -> Vec<Vec<u8>> {
 pub fn golden_request(case: &str) -> PostTranslateModifyRequest {
     xds_hook::format::read_request(&repo().join("testdata").join(case).join("input.yaml")).unwrap()
 }
+
+/// Asserts a chain is patched exactly when its route configuration has a selected route, and
+/// that chains without an HCM (or with one the hook cannot use) are never patched.
+pub fn assert_chains_patched_where_routes_selected(report: &xds_hook::report::Report) {
+    use xds_hook::index::ChainKind;
+    use xds_hook::select::ChainDecision;
+    for (listener, decisions) in report
+        .index
+        .listeners
+        .iter()
+        .zip(&report.decisions.listeners)
+    {
+        let Ok(chains) = &listener.chains else {
+            continue;
+        };
+        for (chain, decision) in chains.iter().zip(decisions) {
+            let patched = matches!(decision, ChainDecision::Patch(_));
+            let ChainKind::Http(http) = &chain.kind else {
+                assert!(
+                    !patched,
+                    "listener {} {}: patched without an HCM",
+                    listener.name, chain.locator
+                );
+                continue;
+            };
+            let selected = report
+                .index
+                .route_configs_named(&http.route_config)
+                .iter()
+                .any(|p| report.decisions.route_configs[*p].selected > 0);
+            assert_eq!(
+                patched, selected,
+                "listener {} {}: {decision:?}",
+                listener.name, chain.locator
+            );
+        }
+    }
+}
