@@ -5,6 +5,7 @@
 //! drains. The parts, one module each:
 //! - [`service`]: the `EnvoyGatewayExtension` implementation;
 //! - [`listen`]: TCP and Unix listeners merged into one connection stream, TLS handshakes;
+//! - [`linger`]: the lingering close every connection gets, so no response ends in a reset;
 //! - [`tls`]: TLS and mTLS with certificate files reloaded as they rotate;
 //! - [`health`]: `grpc.health.v1.Health`, readiness and reflection;
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics` over HTTP;
@@ -16,6 +17,7 @@ pub mod admin;
 pub mod health;
 pub mod layer;
 pub mod limits;
+pub mod linger;
 pub mod listen;
 pub mod metrics;
 pub mod outcome;
