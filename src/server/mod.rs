@@ -27,6 +27,7 @@ pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
 use tokio::net::TcpListener;
 
@@ -99,6 +100,7 @@ async fn run(
     tls: Option<Arc<tls::ReloadingTls>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let shutdown = watch_early(shutdown).await;
     let server = config.server.clone();
     let reflection = health::reflection()?;
     let metrics = Arc::new(metrics::Metrics::new());
@@ -158,4 +160,20 @@ async fn run(
     }
     tracing::info!("stopped");
     Ok(result?)
+}
+
+/// Polls `shutdown` once, now, and returns a future that finishes it.
+///
+/// [`shutdown::signal`] installs its SIGTERM and SIGINT handlers when first polled. Until then
+/// a signal has its default effect: the process dies at once (exit 143, nothing drained). That
+/// first poll must not wait for the drain loop, which starts after the server reports SERVING:
+/// a rollout's SIGTERM can arrive as early as that.
+async fn watch_early<F: Future<Output = ()>>(shutdown: F) -> impl Future<Output = ()> {
+    let mut shutdown = Box::pin(shutdown);
+    let done = std::future::poll_fn(|cx| Poll::Ready(shutdown.as_mut().poll(cx).is_ready())).await;
+    async move {
+        if !done {
+            shutdown.await;
+        }
+    }
 }
