@@ -163,6 +163,63 @@ async fn sigterm_lets_an_in_flight_large_call_finish_and_exits_zero() {
     assert!(daemon.log().contains("in-flight calls finished"));
 }
 
+/// The mechanism behind responses lost on SIGTERM, made deterministic: a client reading a
+/// large response keeps sending frames, some after the server's FIN. A server that has
+/// already closed its socket answers them with a TCP reset (the client then drops unread
+/// response bytes); the server must instead read until the client closes. For every kind of
+/// listener (TLS: `daemon_tls`).
+#[tokio::test]
+async fn frames_a_client_sends_after_the_servers_fin_are_read_not_reset() {
+    for unix in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("hook.sock");
+        let daemon = Daemon::start(
+            dir.path(),
+            &format!(
+                "server:\n  listen: [127.0.0.1:0, unix://{}]\n  adminListen: null\n",
+                socket.display()
+            ),
+        );
+        if unix {
+            let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+            late_frames_after_sigterm(daemon, RawH2::handshake(stream).await).await;
+        } else {
+            let stream = tokio::net::TcpStream::connect(daemon.tcp()).await.unwrap();
+            late_frames_after_sigterm(daemon, RawH2::handshake(stream).await).await;
+        }
+    }
+}
+
+/// SIGTERM with an idle HTTP/2 connection open, then frames from the client after the
+/// server's GOAWAY and FIN: none may draw a reset, and the server exits 0 once the client closes.
+pub async fn late_frames_after_sigterm<S>(mut daemon: Daemon, mut h2: RawH2<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    daemon.terminate();
+    let seen = h2.until_server_closes().await;
+    let seen = seen.unwrap_or_else(|e| panic!("{e}; log:\n{}", daemon.log()));
+    assert!(
+        seen.contains(&0x7),
+        "no GOAWAY: {seen:?}; log:\n{}",
+        daemon.log()
+    );
+    // Frames after the FIN, a moment apart: the second write fails if the first drew a reset.
+    for _ in 0..3 {
+        if let Err(e) = h2.ping().await {
+            panic!(
+                "reset by the server after its FIN: {e}; log:\n{}",
+                daemon.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(daemon.running(), "exited before the client closed");
+    assert_eq!(h2.close().await.expect("a clean close"), 0);
+    let status = daemon.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0), "log:\n{}", daemon.log());
+}
+
 // The checks below block (std I/O, sleeps): the call's task needs another worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_that_outlives_the_grace_period_is_cut_with_a_warning_and_exit_zero() {

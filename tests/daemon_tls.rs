@@ -9,6 +9,7 @@
 )]
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rcgen::{
@@ -17,7 +18,8 @@ use rcgen::{
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 use xds_hook::contract::PostTranslateModifyRequest;
 
-use crate::daemon::harness::{Daemon, client};
+use crate::daemon::harness::{Daemon, RawH2, client};
+use crate::daemon::late_frames_after_sigterm;
 
 /// A CA that signs server and client certificates.
 struct Ca {
@@ -153,6 +155,33 @@ async fn tls_serves_and_mtls_refuses_a_client_without_a_certificate() {
         Err(_) => true,
     };
     assert!(plaintext, "plaintext got an answer from a TLS listener");
+}
+
+/// The lingering close over TLS: after the server's close_notify and FIN, frames from the
+/// client are read, not answered with a reset (see the same test in `daemon` for TCP and Unix).
+#[tokio::test]
+async fn frames_a_client_sends_after_the_servers_close_notify_are_read_not_reset() {
+    use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject as _};
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("server CA");
+    let daemon = Daemon::start(dir.path(), &tls_config(dir.path(), &ca.server(), None));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca.pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(daemon.tcp()).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    late_frames_after_sigterm(daemon, RawH2::handshake(tls).await).await;
 }
 
 #[tokio::test]

@@ -6,6 +6,8 @@
 //! TLS handshake runs in its own task with a timeout, so one slow or silent client never holds
 //! up others. tonic sees a single stream of ready connections, and dropping that stream (on
 //! shutdown) stops every accept task, which closes the sockets and removes socket files.
+//! Every connection, whatever its listener, is closed with a lingering close
+//! ([`super::linger`]), so a client never loses the end of a response to a TCP reset.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
 
 use super::ServeError;
+use super::linger::Lingering;
 use super::tls::ReloadingTls;
 use crate::config::ListenAddr;
 
@@ -120,10 +123,19 @@ pub struct ConnInfo {
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
-/// One accepted (and, with TLS, handshaken) connection.
+/// One accepted (and, with TLS, handshaken) connection, closed with a lingering close.
 pub struct Conn {
-    io: Box<dyn Io>,
+    io: Lingering<Box<dyn Io>>,
     info: ConnInfo,
+}
+
+impl Conn {
+    fn new(io: Box<dyn Io>, info: ConnInfo) -> Self {
+        Self {
+            io: Lingering::new(io),
+            info,
+        }
+    }
 }
 
 impl std::fmt::Debug for Conn {
@@ -146,7 +158,7 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.io).poll_read(cx, buf)
+        Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
@@ -156,15 +168,15 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut *self.io).poll_write(cx, buf)
+        Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.io).poll_flush(cx)
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut *self.io).poll_shutdown(cx)
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -172,7 +184,7 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut *self.io).poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -216,7 +228,7 @@ async fn accept_loop(listener: Bound, tls: Option<Arc<ReloadingTls>>, tx: Sender
         };
         match &tls {
             None => {
-                if tx.send(Ok(Conn { io, info })).await.is_err() {
+                if tx.send(Ok(Conn::new(io, info))).await.is_err() {
                     return;
                 }
             }
@@ -249,12 +261,7 @@ async fn handshake(
 ) {
     match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
         Ok(Ok(stream)) => {
-            let _ = tx
-                .send(Ok(Conn {
-                    io: Box::new(stream),
-                    info,
-                }))
-                .await;
+            let _ = tx.send(Ok(Conn::new(Box::new(stream), info))).await;
         }
         Ok(Err(e)) => {
             tracing::debug!(listener = %info.listener, remote = ?info.remote, error = %e, "TLS handshake failed");

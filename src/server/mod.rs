@@ -5,6 +5,7 @@
 //! drains. The parts, one module each:
 //! - [`service`]: the `EnvoyGatewayExtension` implementation;
 //! - [`listen`]: TCP and Unix listeners merged into one connection stream, TLS handshakes;
+//! - [`linger`]: the lingering close every connection gets, so no response ends in a reset;
 //! - [`tls`]: TLS and mTLS with certificate files reloaded as they rotate;
 //! - [`health`]: `grpc.health.v1.Health`, readiness and reflection;
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics` over HTTP;
@@ -16,6 +17,7 @@ pub mod admin;
 pub mod health;
 pub mod layer;
 pub mod limits;
+pub mod linger;
 pub mod listen;
 pub mod metrics;
 pub mod outcome;
@@ -25,6 +27,7 @@ pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
 use tokio::net::TcpListener;
 
@@ -97,6 +100,7 @@ async fn run(
     tls: Option<Arc<tls::ReloadingTls>>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let shutdown = watch_early(shutdown).await;
     let server = config.server.clone();
     let reflection = health::reflection()?;
     let metrics = Arc::new(metrics::Metrics::new());
@@ -156,4 +160,20 @@ async fn run(
     }
     tracing::info!("stopped");
     Ok(result?)
+}
+
+/// Polls `shutdown` once, now, and returns a future that finishes it.
+///
+/// [`shutdown::signal`] installs its SIGTERM and SIGINT handlers when first polled. Until then
+/// a signal has its default effect: the process dies at once (exit 143, nothing drained). That
+/// first poll must not wait for the drain loop, which starts after the server reports SERVING:
+/// a rollout's SIGTERM can arrive as early as that.
+async fn watch_early<F: Future<Output = ()>>(shutdown: F) -> impl Future<Output = ()> {
+    let mut shutdown = Box::pin(shutdown);
+    let done = std::future::poll_fn(|cx| Poll::Ready(shutdown.as_mut().poll(cx).is_ready())).await;
+    async move {
+        if !done {
+            shutdown.await;
+        }
+    }
 }

@@ -352,3 +352,96 @@ pub fn run_serve(dir: &Path, config: &str) -> (Option<i32>, String) {
         .unwrap();
     (status.code(), stderr)
 }
+
+/// The smallest well-behaved HTTP/2 client: the connection preface, then it acknowledges the
+/// server's SETTINGS and PINGs (a graceful shutdown waits for a PING ack) and discards the rest.
+pub struct RawH2<S> {
+    stream: S,
+}
+
+/// An HTTP/2 frame of `kind` with `flags` on stream 0.
+pub fn h2_frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).unwrap().to_be_bytes();
+    let mut frame = vec![len[1], len[2], len[3], kind, flags, 0, 0, 0, 0];
+    frame.extend_from_slice(payload);
+    frame
+}
+
+const SETTINGS: u8 = 0x4;
+const PING: u8 = 0x6;
+const ACK: u8 = 0x1;
+
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> RawH2<S> {
+    /// Sends the preface and an empty SETTINGS, and waits (bounded) for the server's first frame.
+    pub async fn handshake(mut stream: S) -> RawH2<S> {
+        use tokio::io::AsyncWriteExt as _;
+        let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        hello.extend(h2_frame(SETTINGS, 0, &[]));
+        stream.write_all(&hello).await.unwrap();
+        let mut h2 = RawH2 { stream };
+        let first = tokio::time::timeout(Duration::from_secs(10), h2.next_frame())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.map(|(kind, _, _)| kind), Some(SETTINGS));
+        h2.stream
+            .write_all(&h2_frame(SETTINGS, ACK, &[]))
+            .await
+            .unwrap();
+        h2
+    }
+
+    /// One frame (type, flags, payload), or `None` at the server's EOF.
+    async fn next_frame(&mut self) -> std::io::Result<Option<(u8, u8, Vec<u8>)>> {
+        use tokio::io::AsyncReadExt as _;
+        let mut header = [0u8; 9];
+        match self.stream.read_exact(&mut header).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let mut payload = vec![0u8; len];
+        self.stream.read_exact(&mut payload).await?;
+        Ok(Some((header[3], header[4], payload)))
+    }
+
+    /// Answers the server until it closes its side (bounded); returns the frame types seen,
+    /// or the I/O error that ended the connection instead.
+    pub async fn until_server_closes(&mut self) -> std::io::Result<Vec<u8>> {
+        use tokio::io::AsyncWriteExt as _;
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while let Some((kind, flags, payload)) =
+            tokio::time::timeout_at(deadline, self.next_frame())
+                .await
+                .expect("the server did not close the connection")?
+        {
+            seen.push(kind);
+            let ack = match kind {
+                SETTINGS if flags & ACK == 0 => h2_frame(SETTINGS, ACK, &[]),
+                PING if flags & ACK == 0 => h2_frame(PING, ACK, &payload),
+                _ => continue,
+            };
+            self.stream.write_all(&ack).await?;
+        }
+        Ok(seen)
+    }
+
+    /// Sends a PING as a client reading a response would (WINDOW_UPDATEs and PINGs).
+    pub async fn ping(&mut self) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        self.stream.write_all(&h2_frame(PING, 0, &[0; 8])).await?;
+        self.stream.flush().await
+    }
+
+    /// Closes the client's side, then reads what is left: `Ok(0)` is a clean end.
+    pub async fn close(mut self) -> std::io::Result<usize> {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        self.stream.shutdown().await?;
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), self.stream.read_to_end(&mut rest))
+            .await
+            .unwrap()
+    }
+}
