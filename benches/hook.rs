@@ -41,6 +41,10 @@ thread_local! {
 
 const VARIANTS: [&str; 4] = ["floor", "naive", "naive_hcm", "hook"];
 
+/// The allocator the `xds-hook` binary uses (src/main.rs), so that this measures what it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let mut sizes = Vec::new();

@@ -22,6 +22,10 @@ use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse
 use xds_hook::workload::{self, Preset};
 use xds_hook::{Config, Hook};
 
+/// The allocator the `xds-hook` binary uses (src/main.rs), so that this measures what it does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let preset: Preset = args.next().as_deref().unwrap_or("fleet").parse().unwrap();
