@@ -9,8 +9,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto proto
 COPY src src
-# Cargo reads every target the manifest declares, the integration tests included.
+# Cargo reads every target the manifest declares: the integration tests and the benches.
 COPY tests tests
+COPY benches benches
 RUN cargo build --release --locked --bin xds-hook
 
 # glibc and libgcc only: the binary links nothing else (TLS is rustls).

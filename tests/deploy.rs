@@ -332,14 +332,21 @@ fn dockerfile_copies_the_release_binary_into_a_non_root_runtime() {
             words[..words.len() - 1].to_vec()
         })
         .collect();
-    for needed in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "build.rs",
-        "proto",
-        "src",
-        "tests",
-    ] {
+    // Cargo refuses a manifest whose declared targets are missing, so every directory that
+    // holds a declared test, bench or example target must be copied too.
+    let manifest = std::fs::read_to_string(support::repo().join("Cargo.toml")).unwrap();
+    let target_dirs = [
+        ("[[test]]", "tests"),
+        ("[[bench]]", "benches"),
+        ("[[example]]", "examples"),
+    ]
+    .into_iter()
+    .filter(|(table, _)| manifest.lines().any(|l| l.trim() == *table))
+    .map(|(_, dir)| dir);
+    for needed in ["Cargo.toml", "Cargo.lock", "build.rs", "proto", "src"]
+        .into_iter()
+        .chain(target_dirs)
+    {
         assert!(
             copied.contains(&needed),
             "build stage does not copy {needed}: {copied:?}"
