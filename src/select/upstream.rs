@@ -119,20 +119,14 @@ pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> 
             route: route_index,
             reason,
         };
-        let (clusters, weighted) = match &route.targets {
-            Targets::None => return,
-            Targets::Header(header) => {
-                out.unresolved
-                    .push(unresolved(UnresolvedReason::Header(header.clone())));
-                return;
-            }
-            Targets::Other => {
-                out.unresolved
-                    .push(unresolved(UnresolvedReason::OtherSpecifier));
-                return;
-            }
-            Targets::Cluster(cluster) => (std::slice::from_ref(cluster), false),
-            Targets::Weighted(clusters) => (clusters.as_slice(), true),
+        let Some((clusters, weighted)) = route.targets.clusters() else {
+            let reason = match &route.targets {
+                Targets::Header(header) => UnresolvedReason::Header(header.clone()),
+                Targets::Other => UnresolvedReason::OtherSpecifier,
+                Targets::None | Targets::Cluster(_) | Targets::Weighted(_) => return,
+            };
+            out.unresolved.push(unresolved(reason));
+            return;
         };
         let rule = rules.rule(owner, clusters);
         for (j, name) in clusters.iter().enumerate() {
@@ -200,29 +194,21 @@ impl<'a> RuleNumbers<'a> {
             }
         });
         let mut rules: HashMap<(&str, &str), Vec<&[String]>> = HashMap::new();
-        let routes = index
-            .route_configs
-            .iter()
-            .filter_map(|entry| entry.virtual_hosts.as_ref().ok())
-            .flatten()
-            .flat_map(|vhost| vhost.routes.iter());
-        for route in routes {
+        for_each_route(index, |_, route| {
             let (Ownership::Owned(owner), Some((clusters, _))) =
                 (&route.owner, route.targets.clusters())
             else {
-                continue;
+                return;
             };
-            {
-                let key = (owner.namespace.as_str(), owner.name.as_str());
-                if !with_selected.contains(&key) {
-                    continue;
-                }
-                let seen = rules.entry(key).or_default();
-                if !seen.contains(&clusters) {
-                    seen.push(clusters);
-                }
+            let key = (owner.namespace.as_str(), owner.name.as_str());
+            if !with_selected.contains(&key) {
+                return;
             }
-        }
+            let seen = rules.entry(key).or_default();
+            if !seen.contains(&clusters) {
+                seen.push(clusters);
+            }
+        });
         Self { rules }
     }
 
