@@ -296,9 +296,6 @@ pub struct ClusterView {
     /// Cluster name.
     #[prost(string, tag = "1")]
     pub name: String,
-    /// Metadata; EG records the route that owns the cluster here.
-    #[prost(message, optional, tag = "25")]
-    pub metadata: Option<MetadataView>,
     /// Inline endpoints (absent when they arrive by EDS).
     #[prost(message, optional, tag = "33")]
     pub load_assignment: Option<ClusterLoadAssignmentView>,
@@ -354,9 +351,10 @@ pub struct LbEndpointView {
     /// The host.
     #[prost(message, optional, tag = "1")]
     pub endpoint: Option<EndpointView>,
-    /// Host metadata, read by upstream filters as `xds.upstream_host_metadata`.
-    #[prost(message, optional, tag = "3")]
-    pub metadata: Option<MetadataView>,
+    /// Host metadata (read by upstream filters as `xds.upstream_host_metadata`), kept encoded:
+    /// it is decoded only when its endpoint group carries no backend metadata of its own.
+    #[prost(bytes = "bytes", optional, tag = "3")]
+    pub metadata: Option<Bytes>,
 }
 
 /// LbEndpoint field numbers used when editing.

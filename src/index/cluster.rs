@@ -8,7 +8,7 @@
 //! Backend it came from; clusters whose endpoints arrive by EDS carry no endpoints here, so
 //! they carry no backend identity either.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::net::IpAddr;
 
 use bytes::Bytes;
@@ -17,7 +17,7 @@ use prost::Message;
 use super::owner::{Ownership, ownership};
 use crate::xds::{
     ClusterView, EndpointView, HttpProtocolOptionsView, LbEndpointView, LocalityLbEndpointsView,
-    names,
+    MetadataView, names,
 };
 
 /// Cluster name → position of its first occurrence in the request.
@@ -96,7 +96,6 @@ impl ClusterEntry {
     pub fn read(bytes: &Bytes) -> Result<Self, String> {
         let ClusterView {
             name,
-            metadata: _,
             load_assignment,
             typed_extension_protocol_options,
         } = ClusterView::decode(bytes.clone()).map_err(|e| e.to_string())?;
@@ -149,13 +148,21 @@ impl EndpointGroup {
         let backend = match ownership(metadata.as_ref()) {
             Ownership::Unknown => lb_endpoints
                 .first()
-                .map_or(Ownership::Unknown, |host| ownership(host.metadata.as_ref())),
+                .map_or(Ownership::Unknown, first_host_ownership),
             known => known,
         };
         Self {
             backend,
             hosts: lb_endpoints.iter().map(upstream_host).collect(),
         }
+    }
+}
+
+/// The owner recorded on a host, decoding its metadata only now.
+fn first_host_ownership(host: &LbEndpointView) -> Ownership {
+    match host.metadata.clone().map(MetadataView::decode).transpose() {
+        Ok(metadata) => ownership(metadata.as_ref()),
+        Err(e) => Ownership::Malformed(format!("lb_endpoints[0].metadata: {e}")),
     }
 }
 

@@ -13,7 +13,7 @@ mod owner_wire;
 mod route;
 mod scan;
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 use bytes::Bytes;
 

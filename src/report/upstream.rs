@@ -76,7 +76,10 @@ impl UpstreamReport {
 fn cluster_reason(c: &ClusterOutcome) -> String {
     let mut reason = format!("targeted by {}", c.used_by);
     for other in &c.also_used_by {
-        reason.push_str(&format!("; also {other} (names are {}'s)", c.used_by.route));
+        reason.push_str(&format!(
+            "; also {other} (names are {}/{}'s)",
+            c.used_by.route_namespace, c.used_by.route_name
+        ));
     }
     match &c.decision {
         ClusterDecision::Skip(skip) => reason.push_str(&format!("; {skip}")),

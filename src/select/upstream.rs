@@ -16,7 +16,9 @@
 //! The backend itself comes from EG's metadata on the endpoint group. Clusters whose
 //! endpoints arrive by EDS have none in the request, so they get the filters but no names.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::fmt;
 
 use super::{Decisions, RouteDecision};
@@ -28,8 +30,8 @@ use crate::index::{
 /// How a selected route reaches one cluster: everything its backend names need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendRef {
-    /// The HTTPRoute (`namespace/name`) of the route.
-    pub route: String,
+    /// The HTTPRoute's namespace.
+    pub route_namespace: String,
     /// The HTTPRoute's name, as it appears in backend names.
     pub route_name: String,
     /// The rule index (see the module docs).
@@ -40,7 +42,11 @@ pub struct BackendRef {
 
 impl fmt::Display for BackendRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} rule {}", self.route, self.rule)?;
+        write!(
+            f,
+            "{}/{} rule {}",
+            self.route_namespace, self.route_name, self.rule
+        )?;
         match self.weighted_ref {
             Some(j) => write!(f, " ref {j}"),
             None => Ok(()),
@@ -135,19 +141,27 @@ pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> 
                     .push(unresolved(UnresolvedReason::MissingCluster(name.clone())));
                 continue;
             };
-            let backend_ref = BackendRef {
-                route: owner.qualified_name(),
+            let weighted_ref = weighted.then_some(j);
+            // Most clusters are reached by every match of one rule: compare before allocating.
+            let is_this = |r: &BackendRef| {
+                r.rule == rule
+                    && r.weighted_ref == weighted_ref
+                    && r.route_name == owner.name
+                    && r.route_namespace == owner.namespace
+            };
+            let backend_ref = || BackendRef {
+                route_namespace: owner.namespace.clone(),
                 route_name: owner.name.clone(),
                 rule,
-                weighted_ref: weighted.then_some(j),
+                weighted_ref,
             };
             match out.clusters.get_mut(&cluster) {
                 None => {
-                    out.clusters.insert(cluster, (backend_ref, Vec::new()));
+                    out.clusters.insert(cluster, (backend_ref(), Vec::new()));
                 }
                 Some((first, others)) => {
-                    if *first != backend_ref && !others.contains(&backend_ref) {
-                        others.push(backend_ref);
+                    if !is_this(first) && !others.iter().any(is_this) {
+                        others.push(backend_ref());
                     }
                 }
             }
@@ -425,7 +439,7 @@ mod tests {
     #[test]
     fn backend_name_has_the_documented_format() {
         let r = BackendRef {
-            route: "team-a/chat".into(),
+            route_namespace: "team-a".into(),
             route_name: "chat".into(),
             rule: 2,
             weighted_ref: None,
