@@ -403,11 +403,3 @@ pub mod http_protocol_options {
     /// `http_filters`.
     pub const HTTP_FILTERS: u32 = 6;
 }
-
-/// `envoy.config.cluster.v3.Cluster`, for its name only.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct ClusterNameView {
-    /// Cluster name.
-    #[prost(string, tag = "1")]
-    pub name: String,
-}
