@@ -75,31 +75,11 @@ fn apply_writes_json_and_yaml_that_read_back_to_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let input = support::repo().join("testdata/mixed-namespaces-and-schemes/input.yaml");
     let pb = tmp.path().join("out.pb");
-    assert!(
-        xds_hook()
-            .arg("apply")
-            .arg("-i")
-            .arg(&input)
-            .arg("-o")
-            .arg(&pb)
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(apply_quietly(&input, &pb).success());
     let expected = std::fs::read(&pb).unwrap();
     for ext in ["json", "yaml"] {
         let out = tmp.path().join(format!("out.{ext}"));
-        assert!(
-            xds_hook()
-                .arg("apply")
-                .arg("-i")
-                .arg(&input)
-                .arg("-o")
-                .arg(&out)
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(apply_quietly(&input, &out).success());
         let text = std::fs::read(&out).unwrap();
         let fmt = Format::from_path(&out).unwrap();
         // Read the response back through the response message descriptor.

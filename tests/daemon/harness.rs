@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,17 +37,7 @@ impl Daemon {
     /// Writes `config` to `dir/config.yaml` and starts the binary with it; waits (bounded)
     /// until it logs that it serves.
     pub fn start(dir: &Path, config: &str) -> Daemon {
-        let path = dir.join("config.yaml");
-        std::fs::write(&path, config).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_xds-hook"))
-            .args(["--log-format", "json", "--log", "info", "--config"])
-            .arg(&path)
-            .arg("serve")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_serve(dir, config, &["--log-format", "json", "--log", "info"]);
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
         let stderr = child.stderr.take().unwrap();
@@ -320,10 +310,13 @@ pub fn in_flight(daemon: &Daemon) -> u32 {
         .unwrap_or(0)
 }
 
-pub fn run_serve(dir: &Path, config: &str) -> (Option<i32>, String) {
-    let path: PathBuf = dir.join("config.yaml");
+/// Writes `config` to `dir/config.yaml` and starts `xds-hook [flags] --config … serve`, with
+/// stderr piped for the caller to read.
+fn spawn_serve(dir: &Path, config: &str, flags: &[&str]) -> Child {
+    let path = dir.join("config.yaml");
     std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xds-hook"))
+    Command::new(env!("CARGO_BIN_EXE_xds-hook"))
+        .args(flags)
         .arg("--config")
         .arg(&path)
         .arg("serve")
@@ -331,7 +324,11 @@ pub fn run_serve(dir: &Path, config: &str) -> (Option<i32>, String) {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+pub fn run_serve(dir: &Path, config: &str) -> (Option<i32>, String) {
+    let mut child = spawn_serve(dir, config, &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
