@@ -10,6 +10,7 @@ pub mod cluster;
 mod listener;
 pub mod owner;
 mod owner_wire;
+mod records;
 mod route;
 mod scan;
 
@@ -21,7 +22,7 @@ pub use cluster::{ClusterEntry, ClusterNames, EndpointGroup, Endpoints, Upstream
 pub use listener::{
     ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, ListenerEntry, Unusable,
 };
-pub use owner::{Annotation, Owner, Ownership};
+pub use owner::{Annotation, Annotations, Owner, Ownership};
 pub use route::{RouteConfigEntry, RouteEntry, Targets, VirtualHostEntry};
 
 /// Everything the hook knows about one request, in request order.
@@ -67,7 +68,11 @@ impl Index {
 /// report can still point at it. Envoy's listeners, route configurations and clusters all
 /// keep their name in field 1.
 pub fn fallback_name(resource: &[u8]) -> String {
-    crate::wire::first_len(resource, 1)
-        .map(|name| String::from_utf8_lossy(name).into_owned())
-        .unwrap_or_default()
+    let Some(name) = crate::wire::first_len(resource, 1) else {
+        return String::new();
+    };
+    match std::str::from_utf8(name) {
+        Ok(name) => name.to_owned(),
+        Err(_) => String::from_utf8_lossy(name).into_owned(),
+    }
 }

@@ -7,7 +7,7 @@
 //! one entry; the first is the owner. This module turns that untyped Struct into an [`Owner`]
 //! or says precisely which part is malformed.
 
-use std::collections::BTreeMap;
+use std::fmt;
 
 use prost_types::{Struct, Value, value::Kind};
 
@@ -25,7 +25,7 @@ pub struct Owner {
     /// Gateway listener name or route rule name, when EG records one.
     pub section_name: Option<String>,
     /// Annotations EG forwarded, keyed without the `gateway.envoyproxy.io/` prefix.
-    pub annotations: BTreeMap<String, Annotation>,
+    pub annotations: Annotations,
 }
 
 impl Owner {
@@ -36,6 +36,74 @@ impl Owner {
         } else {
             format!("{}/{}", self.namespace, self.name)
         }
+    }
+}
+
+/// The annotations EG forwarded on one object, by key.
+///
+/// A sorted `Vec`, not a `BTreeMap`: an object carries a handful of them, and a fleet's index
+/// holds one set per route, where a map's node would cost more than the entries it holds.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Annotations(Vec<(String, Annotation)>);
+
+impl Annotations {
+    /// The value of `key`, if the object has it.
+    pub fn get(&self, key: &str) -> Option<&Annotation> {
+        let at = self.position(key).ok()?;
+        self.0.get(at).map(|(_, value)| value)
+    }
+
+    /// Whether the object has `key`.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.position(key).is_ok()
+    }
+
+    /// Sets `key`, replacing an earlier value as a map entry would.
+    pub fn insert(&mut self, key: String, value: Annotation) {
+        match self.position(&key) {
+            Ok(at) => {
+                if let Some(slot) = self.0.get_mut(at) {
+                    slot.1 = value;
+                }
+            }
+            Err(at) => self.0.insert(at, (key, value)),
+        }
+    }
+
+    /// Every annotation, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Annotation)> {
+        self.0.iter().map(|(key, value)| (key.as_str(), value))
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn position(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+}
+
+impl FromIterator<(String, Annotation)> for Annotations {
+    fn from_iter<I: IntoIterator<Item = (String, Annotation)>>(entries: I) -> Self {
+        let mut annotations = Self::default();
+        for (key, value) in entries {
+            annotations.insert(key, value);
+        }
+        annotations
+    }
+}
+
+/// Shown as a map, as the annotations are in EG's metadata.
+impl fmt::Debug for Annotations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -118,13 +186,13 @@ fn string_field(entry: &Struct, key: &str) -> Result<Option<String>, String> {
     }
 }
 
-fn annotations(entry: &Struct) -> Result<BTreeMap<String, Annotation>, String> {
+fn annotations(entry: &Struct) -> Result<Annotations, String> {
     let Some(value) = entry.fields.get("annotations") else {
-        return Ok(BTreeMap::new());
+        return Ok(Annotations::default());
     };
     let map = match &value.kind {
         Some(Kind::StructValue(map)) => map,
-        Some(Kind::NullValue(_)) | None => return Ok(BTreeMap::new()),
+        Some(Kind::NullValue(_)) | None => return Ok(Annotations::default()),
         other => {
             return Err(format!(
                 "resources[0].annotations is {}, not a struct",
@@ -190,6 +258,29 @@ mod tests {
     }
 
     #[test]
+    fn annotations_behave_as_a_map() {
+        let text = |t: &str| Annotation::Text(t.to_owned());
+        let annotations: Annotations = [
+            ("b".to_owned(), text("1")),
+            ("a".to_owned(), text("2")),
+            ("b".to_owned(), text("3")),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(annotations.len(), 2);
+        assert_eq!(
+            annotations.get("b"),
+            Some(&text("3")),
+            "a later entry replaces"
+        );
+        assert!(annotations.contains_key("a") && !annotations.contains_key("c"));
+        assert_eq!(
+            format!("{annotations:?}"),
+            r#"{"a": Text("2"), "b": Text("3")}"#
+        );
+    }
+
+    #[test]
     fn reads_eg_resource_entry() {
         let md = metadata(list(vec![st(vec![
             ("kind", s("HTTPRoute")),
@@ -203,7 +294,13 @@ mod tests {
         };
         assert_eq!(owner.qualified_name(), "envoy-gateway/chat");
         assert_eq!(owner.section_name.as_deref(), Some("rule-0"));
-        assert!(owner.annotations["ai-gateway-generated"].is_enabled());
+        assert!(
+            owner
+                .annotations
+                .get("ai-gateway-generated")
+                .unwrap()
+                .is_enabled()
+        );
     }
 
     #[test]
@@ -245,10 +342,16 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            owner.annotations["ai-gateway-generated"],
-            Annotation::Other("a bool")
+            owner.annotations.get("ai-gateway-generated"),
+            Some(&Annotation::Other("a bool"))
         );
-        assert!(!owner.annotations["ai-gateway-generated"].is_enabled());
+        assert!(
+            !owner
+                .annotations
+                .get("ai-gateway-generated")
+                .unwrap()
+                .is_enabled()
+        );
         assert!(!Annotation::Text("False".into()).is_enabled());
     }
 }

@@ -14,23 +14,24 @@
 //! judge cheaply (deep nesting) returns `None`, and the caller takes the exact, decoding path.
 //! EG never writes such metadata, so the fallback costs nothing in practice.
 
-use std::collections::BTreeMap;
-
-use bytes::Bytes;
-
-use super::owner::{Annotation, Owner, Ownership};
+use super::owner::{Annotation, Annotations, Owner, Ownership};
+use super::records::{FIXED64, LEN, Reader, Record, VARINT, all_records, entries};
 use crate::xds::names;
 
 /// Nesting (structs, values, lists) judged here; deeper metadata takes the exact path, well
 /// before prost's own recursion limit.
 const MAX_DEPTH: usize = 32;
 
-/// The owner recorded in a resource's `filter_metadata` map entries (the raw entries of every
-/// `metadata` record, in wire order), or `None` to ask for the exact path.
-pub(super) fn ownership(entries: &[Bytes]) -> Option<Ownership> {
+/// The owner recorded in an encoded `envoy.config.core.v3.Metadata`, or `None` to ask for the
+/// exact path.
+pub(super) fn ownership(metadata: &[u8]) -> Option<Ownership> {
     let mut eg = None;
-    for entry in entries {
-        let (key, value) = map_entry(entry)?;
+    let mut reader = Reader::new(metadata);
+    while let Some(record) = reader.next()? {
+        if record.number != 1 {
+            continue; // `typed_filter_metadata` and newer fields: not read, as in prost
+        }
+        let (key, value) = map_entry(record.len()?)?;
         // Everything is validated once: the `envoy-gateway` entry while it is read, the
         // others (and an `envoy-gateway` entry a later one replaces, as in a map) here.
         let unread = if key == names::EG_METADATA.as_bytes() {
@@ -52,148 +53,63 @@ pub(super) fn ownership(entries: &[Bytes]) -> Option<Ownership> {
     })
 }
 
-/// Wire types, as protobuf numbers them.
-const VARINT: u8 = 0;
-const FIXED64: u8 = 1;
-const LEN: u8 = 2;
-const FIXED32: u8 = 5;
-
-/// One record: field number, wire type, and the value's bytes (for `LEN`, after the length).
-#[derive(Clone, Copy)]
-struct Record<'a> {
-    number: u32,
-    wire_type: u8,
-    payload: &'a [u8],
-}
-
-/// A cursor over the records of one message. Stricter than prost where that is cheaper
-/// (groups, over-long varints), never looser: what it rejects only sends the caller to the
-/// exact path.
-struct Reader<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn new(message: &'a [u8]) -> Self {
-        Self { rest: message }
-    }
-
-    /// The next record: `Some(None)` at the end, `None` where the bytes stop being records.
-    #[inline(always)]
-    fn next(&mut self) -> Option<Option<Record<'a>>> {
-        if self.rest.is_empty() {
-            return Some(None);
-        }
-        let key = self.varint()?;
-        let number = u32::try_from(key >> 3).ok().filter(|n| *n > 0)?;
-        let wire_type = (key & 7) as u8;
-        let len = match wire_type {
-            VARINT => {
-                let before = self.rest;
-                self.varint()?;
-                return Some(Some(Record {
-                    number,
-                    wire_type,
-                    payload: before.get(..before.len() - self.rest.len())?,
-                }));
-            }
-            FIXED64 => 8,
-            FIXED32 => 4,
-            LEN => usize::try_from(self.varint()?).ok()?,
-            _ => return None, // groups (deprecated, never in a Struct) and invalid types
-        };
-        if len > self.rest.len() {
-            return None;
-        }
-        let (payload, rest) = self.rest.split_at(len);
-        self.rest = rest;
-        Some(Some(Record {
-            number,
-            wire_type,
-            payload,
-        }))
-    }
-
-    #[inline(always)]
-    fn varint(&mut self) -> Option<u64> {
-        let (&first, rest) = self.rest.split_first()?;
-        if first < 0x80 {
-            self.rest = rest;
-            return Some(u64::from(first));
-        }
-        self.long_varint()
-    }
-
-    #[cold]
-    fn long_varint(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for (i, byte) in self.rest.iter().take(10).enumerate() {
-            if i == 9 && *byte > 1 {
-                return None;
-            }
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                self.rest = self.rest.get(i + 1..)?;
-                return Some(value);
-            }
-        }
-        None
-    }
-}
-
-/// Calls `each` with every record of `message`; false as soon as the bytes are bad or `each`
-/// says so.
-#[inline]
-fn all_records<'a>(message: &'a [u8], mut each: impl FnMut(Record<'a>) -> bool) -> bool {
-    let mut reader = Reader::new(message);
-    loop {
-        match reader.next() {
-            None => return false,
-            Some(None) => return true,
-            Some(Some(record)) => {
-                if !each(record) {
-                    return false;
-                }
-            }
-        }
-    }
-}
-
-/// The payloads of the `LEN` records numbered 1 (map entries, list values), in order; an item
-/// is `None` where the bytes are bad.
-fn entries(message: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
-    let mut reader = Reader::new(message);
-    std::iter::from_fn(move || {
-        loop {
-            match reader.next() {
-                None => {
-                    reader.rest = &[];
-                    return Some(None);
-                }
-                Some(None) => return None,
-                Some(Some(r)) if r.number == 1 => {
-                    return Some((r.wire_type == LEN).then_some(r.payload));
-                }
-                Some(Some(_)) => {}
-            }
-        }
-    })
-}
-
 fn is_len(record: &Record<'_>) -> bool {
     record.wire_type == LEN
 }
 
-/// Whether prost accepts `bytes` as a `string` (the ASCII test first: it is most keys).
+/// Whether prost accepts `bytes` as a `string`. Keys are short ASCII words, checked here with
+/// two overlapping loads instead of a loop whose exit the branch predictor cannot guess.
 #[inline]
 fn utf8(bytes: &[u8]) -> bool {
-    bytes.is_ascii() || std::str::from_utf8(bytes).is_ok()
+    short_ascii(bytes) || std::str::from_utf8(bytes).is_ok()
+}
+
+/// Whether `bytes` is at most 16 bytes long and ASCII.
+#[inline(always)]
+fn short_ascii(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = if let (Some(head), Some(tail)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>())
+    {
+        if bytes.len() > 16 {
+            return false;
+        }
+        u64::from_le_bytes(*head) | u64::from_le_bytes(*tail)
+    } else if let (Some(head), Some(tail)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) {
+        u64::from(u32::from_le_bytes(*head) | u32::from_le_bytes(*tail))
+    } else {
+        // 0 to 3 bytes: the first, middle and last cover them all.
+        let at = |i: usize| bytes.get(i).copied().map_or(0, u64::from);
+        at(0) | at(bytes.len() / 2) | at(bytes.len().wrapping_sub(1))
+    };
+    word & HIGH == 0
+}
+
+/// A length-delimited record's payload when it is the whole of `record` with a one- or
+/// two-byte length: the shape every encoder writes for EG's metadata.
+#[inline(always)]
+fn exact_payload(after_key: &[u8]) -> Option<&[u8]> {
+    let (len, payload) = match after_key {
+        [len, payload @ ..] if *len < 0x80 => (usize::from(*len), payload),
+        [low, high, payload @ ..] if *high < 0x80 => {
+            (usize::from(low & 0x7f) | usize::from(*high) << 7, payload)
+        }
+        _ => return None,
+    };
+    (len == payload.len()).then_some(payload)
 }
 
 /// A map entry's key and value, absent parts being empty; `None` if a part is repeated, has
 /// the wrong wire type, or the key is not UTF-8.
 #[inline]
 fn map_entry(entry: &[u8]) -> Option<(&[u8], &[u8])> {
+    // The usual shape first, straight-line: key record (one-byte length), value record, end.
+    if let [0x0a, key_len, rest @ ..] = entry
+        && let Some((key, [0x12, value @ ..])) = rest.split_at_checked(usize::from(*key_len))
+        && *key_len < 0x80
+        && let Some(value) = exact_payload(value)
+    {
+        return utf8(key).then_some((key, value));
+    }
     let (mut key, mut value) = (None, None);
     let mut reader = Reader::new(entry);
     while let Some(field) = reader.next()? {
@@ -246,7 +162,7 @@ fn list_ok(bytes: &[u8], depth: usize) -> bool {
 enum Kind<'a> {
     Null,
     Number,
-    Text(&'a [u8]),
+    Text(&'a str),
     Bool,
     Struct(&'a [u8]),
     List(&'a [u8]),
@@ -256,13 +172,23 @@ enum Kind<'a> {
 /// nested struct or list not looked into (the caller walks it); `None` for bad bytes or
 /// several kinds, which protobuf would merge or override.
 fn shallow_kind(value: &[u8]) -> Option<Option<Kind<'_>>> {
+    // The usual shape first: one string, struct or list record and nothing else.
+    if let [tag @ (0x1a | 0x2a | 0x32), rest @ ..] = value
+        && let Some(payload) = exact_payload(rest)
+    {
+        return Some(Some(match tag {
+            0x1a => Kind::Text(std::str::from_utf8(payload).ok()?),
+            0x2a => Kind::Struct(payload),
+            _ => Kind::List(payload),
+        }));
+    }
     let mut found = None;
     let mut reader = Reader::new(value);
     while let Some(f) = reader.next()? {
         let kind = match (f.number, f.wire_type) {
             (1, VARINT) => Kind::Null,
             (2, FIXED64) => Kind::Number,
-            (3, LEN) if utf8(f.payload) => Kind::Text(f.payload),
+            (3, LEN) => Kind::Text(std::str::from_utf8(f.payload).ok()?),
             (4, VARINT) => Kind::Bool,
             (5, LEN) => Kind::Struct(f.payload),
             (6, LEN) => Kind::List(f.payload),
@@ -404,7 +330,7 @@ fn text_field(key: &str, value: Option<&[u8]>) -> Read<Option<String>> {
     };
     Some(match checked_kind(value, 5)? {
         None | Some(Kind::Null) => Ok(None),
-        Some(Kind::Text(bytes)) => Ok(Some(text(bytes)?)),
+        Some(Kind::Text(text)) => Ok(Some(text.to_owned())),
         other => Err(format!(
             "resources[0].{key} is {}, not a string",
             kind_name(&other)
@@ -412,13 +338,13 @@ fn text_field(key: &str, value: Option<&[u8]>) -> Read<Option<String>> {
     })
 }
 
-fn annotations(value: Option<&[u8]>) -> Read<BTreeMap<String, Annotation>> {
+fn annotations(value: Option<&[u8]>) -> Read<Annotations> {
     let Some(value) = value else {
-        return Some(Ok(BTreeMap::new()));
+        return Some(Ok(Annotations::default()));
     };
     let map = match shallow_kind(value)? {
         Some(Kind::Struct(map)) => map,
-        None | Some(Kind::Null) => return Some(Ok(BTreeMap::new())),
+        None | Some(Kind::Null) => return Some(Ok(Annotations::default())),
         other => {
             return value_ok(value, 5).then(|| {
                 Err(format!(
@@ -428,11 +354,11 @@ fn annotations(value: Option<&[u8]>) -> Read<BTreeMap<String, Annotation>> {
             });
         }
     };
-    let mut annotations = BTreeMap::new();
+    let mut annotations = Annotations::default();
     for entry in entries(map) {
         let (key, value) = map_entry(entry?)?;
         let annotation = match checked_kind(value, 7)? {
-            Some(Kind::Text(bytes)) => Annotation::Text(text(bytes)?),
+            Some(Kind::Text(text)) => Annotation::Text(text.to_owned()),
             other => Annotation::Other(kind_name(&other)),
         };
         annotations.insert(text(key)?, annotation); // a later entry replaces, as in a map

@@ -56,7 +56,7 @@ pub enum Targets {
 impl RouteConfigEntry {
     /// Indexes one encoded route configuration.
     pub fn read(bytes: &Bytes) -> Self {
-        // Owner metadata read off the wire; the same answer, without decoding Struct trees.
+        // Read off the wire; the same answer as decoding, without building what is not kept.
         super::scan::read(bytes).unwrap_or_else(|| Self::read_exact(bytes))
     }
 

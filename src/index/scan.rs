@@ -1,114 +1,168 @@
-//! The route side of the index, fast path: route configurations with metadata left on the wire.
+//! The route side of the index, fast path: route configurations read straight off the wire.
 //!
-//! Decoding EG's owner metadata into `prost_types::Struct` trees was most of the hook's time
-//! on a fleet (tens of thousands of routes, each with a `resources[]` struct). These views are
-//! the ones in `crate::xds` with `metadata` kept as raw map entries (zero-copy slices of the
-//! request), which [`super::owner_wire`] reads without building trees.
+//! Decoding route configurations with prost meant a `String`, a `Vec` or a `Bytes` for every
+//! field of every route, and EG's owner metadata into `prost_types::Struct` trees, on tens of
+//! thousands of routes per call. This reads the same fields from the request bytes in one walk,
+//! allocating only what the index keeps, and reads owner metadata with [`super::owner_wire`].
 //!
-//! The fast path either gives exactly what the exact path (`RouteConfigEntry::read` with the
-//! `crate::xds` views) gives, or `None`: it decodes everything those views decode, its views
-//! accept a superset of what they accept (metadata is any bytes here), and `owner_wire`
-//! declines whatever it cannot prove prost would read the same way. A `None` sends the whole
+//! The fast path either gives exactly what the exact path (`RouteConfigEntry::read_exact`,
+//! prost with the `crate::xds` views) gives, or `None`: it reads every field those views
+//! declare, with the same wire types, the same UTF-8 checks and the same "last one wins" for
+//! strings, and declines (`None`) what it would have to merge (a singular message field split
+//! over several records) or cannot judge cheaply. EG writes neither. A `None` sends the whole
 //! route configuration down the exact path, which then also produces the exact error text.
-
-use bytes::Bytes;
-use prost::Message;
 
 use super::owner::Ownership;
 use super::owner_wire;
-use super::route::{RouteConfigEntry, RouteEntry, Targets, VirtualHostEntry, targets};
-use crate::xds::RouteActionView;
+use super::records::{Reader, Record};
+use super::route::{RouteConfigEntry, RouteEntry, Targets, VirtualHostEntry};
 
-/// `envoy.config.route.v3.RouteConfiguration`, as [`crate::xds::RouteConfigurationView`].
-#[derive(Clone, PartialEq, prost::Message)]
-struct RouteConfigurationScan {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(message, repeated, tag = "2")]
-    virtual_hosts: Vec<VirtualHostScan>,
-}
-
-/// `envoy.config.route.v3.VirtualHost`, as [`crate::xds::VirtualHostView`].
-#[derive(Clone, PartialEq, prost::Message)]
-struct VirtualHostScan {
-    #[prost(string, tag = "1")]
-    name: String,
-    #[prost(message, repeated, tag = "3")]
-    routes: Vec<RouteScan>,
-    #[prost(message, optional, tag = "24")]
-    metadata: Option<RawMetadata>,
-}
-
-/// `envoy.config.route.v3.Route`, as [`crate::xds::RouteView`].
-#[derive(Clone, PartialEq, prost::Message)]
-struct RouteScan {
-    #[prost(string, tag = "14")]
-    name: String,
-    #[prost(message, optional, tag = "4")]
-    metadata: Option<RawMetadata>,
-    #[prost(message, optional, tag = "2")]
-    route: Option<RouteActionView>,
-}
-
-/// `envoy.config.core.v3.Metadata` with its `filter_metadata` map entries undecoded. Two
-/// `metadata` records merge into one list of entries, as they merge into one map.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RawMetadata {
-    #[prost(bytes = "bytes", repeated, tag = "1")]
-    filter_metadata: Vec<Bytes>,
+/// Field numbers of the messages read here (`envoy.config.route.v3`).
+mod field {
+    pub(super) const CONFIG_NAME: u32 = 1;
+    pub(super) const CONFIG_VIRTUAL_HOSTS: u32 = 2;
+    pub(super) const VHOST_NAME: u32 = 1;
+    pub(super) const VHOST_ROUTES: u32 = 3;
+    pub(super) const VHOST_METADATA: u32 = 24;
+    pub(super) const ROUTE_NAME: u32 = 14;
+    pub(super) const ROUTE_ACTION: u32 = 2;
+    pub(super) const ROUTE_METADATA: u32 = 4;
+    pub(super) const ACTION_CLUSTER: u32 = 1;
+    pub(super) const ACTION_CLUSTER_HEADER: u32 = 2;
+    pub(super) const ACTION_WEIGHTED_CLUSTERS: u32 = 3;
+    pub(super) const WEIGHTED_CLUSTERS: u32 = 1;
+    pub(super) const CLUSTER_WEIGHT_NAME: u32 = 1;
 }
 
 /// Indexes one encoded route configuration, or `None` to ask for the exact path.
-pub(super) fn read(bytes: &Bytes) -> Option<RouteConfigEntry> {
-    let RouteConfigurationScan {
-        name,
-        virtual_hosts,
-    } = RouteConfigurationScan::decode(bytes.clone()).ok()?;
-    // Loops, not `collect::<Option<Vec<_>>>()`, which cannot size its vector up front.
-    let mut entries = Vec::with_capacity(virtual_hosts.len());
-    for scan in virtual_hosts {
-        entries.push(virtual_host(scan)?);
+pub(super) fn read(bytes: &[u8]) -> Option<RouteConfigEntry> {
+    let mut name = "";
+    let mut virtual_hosts = Vec::new();
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::CONFIG_NAME => name = record.text()?,
+            field::CONFIG_VIRTUAL_HOSTS => {
+                virtual_hosts.push(virtual_host(record.len()?)?);
+            }
+            _ => {}
+        }
     }
     Some(RouteConfigEntry {
-        name,
-        virtual_hosts: Ok(entries),
+        name: name.to_owned(),
+        virtual_hosts: Ok(virtual_hosts),
     })
 }
 
-fn virtual_host(scan: VirtualHostScan) -> Option<VirtualHostEntry> {
-    let VirtualHostScan {
-        name,
-        routes,
-        metadata,
-    } = scan;
-    let mut entries = Vec::with_capacity(routes.len());
-    for scan in routes {
-        entries.push(route(scan)?);
+fn virtual_host(bytes: &[u8]) -> Option<VirtualHostEntry> {
+    let mut name = "";
+    let mut routes = Vec::new();
+    let mut metadata = Once::default();
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::VHOST_NAME => name = record.text()?,
+            field::VHOST_ROUTES => routes.push(route(record.len()?)?),
+            field::VHOST_METADATA => metadata.set(record)?,
+            _ => {}
+        }
     }
     Some(VirtualHostEntry {
-        name,
-        gateway: ownership(metadata)?,
-        routes: entries,
+        name: name.to_owned(),
+        gateway: ownership(metadata.0)?,
+        routes,
     })
 }
 
-fn route(scan: RouteScan) -> Option<RouteEntry> {
-    let RouteScan {
-        name,
-        metadata,
-        route,
-    } = scan;
+fn route(bytes: &[u8]) -> Option<RouteEntry> {
+    let mut name = "";
+    let mut action = Once::default();
+    let mut metadata = Once::default();
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::ROUTE_NAME => name = record.text()?,
+            field::ROUTE_ACTION => action.set(record)?,
+            field::ROUTE_METADATA => metadata.set(record)?,
+            _ => {}
+        }
+    }
     Some(RouteEntry {
-        name,
-        owner: ownership(metadata)?,
-        targets: route.map_or(Targets::None, targets),
+        name: name.to_owned(),
+        owner: ownership(metadata.0)?,
+        targets: match action.0 {
+            Some(action) => targets(action)?,
+            None => Targets::None,
+        },
     })
 }
 
-fn ownership(metadata: Option<RawMetadata>) -> Option<Ownership> {
+/// A `RouteAction`'s cluster specifier, as [`super::route::targets`] reads the prost view.
+fn targets(bytes: &[u8]) -> Option<Targets> {
+    let (mut cluster, mut header) = (None, None);
+    let mut weighted = Once::default();
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::ACTION_CLUSTER => cluster = Some(record.text()?),
+            field::ACTION_CLUSTER_HEADER => header = Some(record.text()?),
+            field::ACTION_WEIGHTED_CLUSTERS => weighted.set(record)?,
+            _ => {}
+        }
+    }
+    // Read (and so checked) even when `cluster` wins, as prost decodes every field.
+    let weighted = match weighted.0 {
+        Some(bytes) => Some(weighted_names(bytes)?),
+        None => None,
+    };
+    Some(match (cluster, header, weighted) {
+        (Some(cluster), _, _) => Targets::Cluster(cluster.to_owned()),
+        (None, Some(header), _) => Targets::Header(header.to_owned()),
+        (None, None, Some(weighted)) => Targets::Weighted(weighted),
+        (None, None, None) => Targets::Other,
+    })
+}
+
+fn weighted_names(bytes: &[u8]) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        if record.number == field::WEIGHTED_CLUSTERS {
+            names.push(cluster_weight_name(record.len()?)?.to_owned());
+        }
+    }
+    Some(names)
+}
+
+fn cluster_weight_name(bytes: &[u8]) -> Option<&str> {
+    let mut name = "";
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        if record.number == field::CLUSTER_WEIGHT_NAME {
+            name = record.text()?;
+        }
+    }
+    Some(name)
+}
+
+fn ownership(metadata: Option<&[u8]>) -> Option<Ownership> {
     match metadata {
         None => Some(Ownership::Unknown),
-        Some(metadata) => owner_wire::ownership(&metadata.filter_metadata),
+        Some(metadata) => owner_wire::ownership(metadata),
+    }
+}
+
+/// A singular message field: its payload, read from exactly one record. A second record
+/// would merge into the first in protobuf; the fast path declines that (`None`) rather than
+/// merge.
+#[derive(Default)]
+struct Once<'a>(Option<&'a [u8]>);
+
+impl<'a> Once<'a> {
+    #[inline(always)]
+    fn set(&mut self, record: Record<'a>) -> Option<()> {
+        let payload = record.len()?;
+        self.0.replace(payload).is_none().then_some(())
     }
 }
 
@@ -116,6 +170,8 @@ fn ownership(metadata: Option<RawMetadata>) -> Option<Ownership> {
 mod tests {
     use super::*;
     use crate::workload::{self, Preset};
+    use bytes::Bytes;
+    use prost::Message;
 
     /// The exact path's answer, for comparison.
     fn exact(bytes: &Bytes) -> String {
