@@ -73,6 +73,7 @@ impl Hook {
         let processor_cluster = processor_needed.then(|| {
             cluster::ensure_processor(
                 &mut clusters,
+                index.clusters.position(&self.artifacts.cluster_name),
                 &self.artifacts.cluster_name,
                 &self.artifacts.cluster,
             )

@@ -28,16 +28,25 @@ pub enum ProcessorCluster {
     Present(usize),
 }
 
-/// Ensures `clusters` contains the processor cluster.
+/// Ensures `clusters` contains the processor cluster. `known` is where the index found a
+/// cluster of that name (`ClusterNames::position`), so that a fleet's clusters are not
+/// scanned again.
 pub fn ensure_processor(
     clusters: &mut Vec<Bytes>,
+    known: Option<usize>,
     name: &str,
     cluster: &Bytes,
 ) -> ProcessorCluster {
-    match clusters
-        .iter()
-        .position(|c| cluster_name(c) == Some(name.as_bytes()))
-    {
+    let named = |c: &Bytes| cluster_name(c) == Some(name.as_bytes());
+    // The index reads every name as the bytes are read here, so it is exact for a UTF-8
+    // name; its answer is checked on the bytes, and a scan settles the one way it can be
+    // wrong (another cluster's invalid UTF-8 name reading as `name` once made lossless).
+    let present = match known {
+        None => None,
+        Some(position) if clusters.get(position).is_some_and(named) => Some(position),
+        Some(_) => clusters.iter().position(named),
+    };
+    match present {
         Some(position) => ProcessorCluster::Present(position),
         None => {
             clusters.push(cluster.clone());
@@ -191,4 +200,41 @@ fn name_group(group: &[u8], names: &GroupNames) -> Result<Option<Vec<u8>>, WireE
         };
         super::metadata::set_in(host, lb_endpoint::METADATA, entries)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &[u8]) -> Bytes {
+        let mut cluster = Vec::new();
+        wire::put_len(&mut cluster, 1, name);
+        cluster.into()
+    }
+
+    #[test]
+    fn processor_is_found_where_the_index_says_or_added_once() {
+        let processor = named(b"xds-hook-processor");
+        let mut clusters = vec![named(b"a"), processor.clone()];
+        assert_eq!(
+            ensure_processor(&mut clusters, Some(1), "xds-hook-processor", &processor),
+            ProcessorCluster::Present(1)
+        );
+        assert_eq!(
+            ensure_processor(&mut clusters, None, "other", &processor),
+            ProcessorCluster::Added
+        );
+        assert_eq!(clusters.len(), 3);
+    }
+
+    #[test]
+    fn a_wrong_hint_is_checked_on_the_bytes() {
+        // An invalid UTF-8 name reads as U+FFFD in the index, so the index may point at it.
+        let processor = named("p\u{fffd}".as_bytes());
+        let mut clusters = vec![named(b"p\xff"), processor.clone()];
+        assert_eq!(
+            ensure_processor(&mut clusters, Some(0), "p\u{fffd}", &processor),
+            ProcessorCluster::Present(1)
+        );
+    }
 }

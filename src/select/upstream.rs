@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::HashMap;
 use std::fmt;
 
 use super::{Decisions, RouteDecision};
@@ -107,17 +107,18 @@ pub struct Targeted {
 
 /// Finds every cluster a selected route targets, in route configurations for which
 /// `usable(position)` holds (those whose routes really were enabled).
+///
+/// Rules are numbered only for the HTTPRoutes that have a selected route, in one walk over the
+/// routes in request order: a rule's number is fixed when its first route appears, which is
+/// never after a selected route of that rule, so every route can be numbered as it is reached.
 pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> bool) -> Targeted {
-    let rules = RuleNumbers::assign(index, decisions);
+    let mut rules = RuleNumbers::for_selected(index, decisions);
     let mut out = Targeted::default();
-    for_each_route(index, |position, route| {
-        let selected = matches!(decisions.route(position), Some(RouteDecision::Selected(_)));
-        if !selected || !usable(position.0) {
-            return;
-        }
+    for (position, route, decision) in routes(index, decisions) {
         let Ownership::Owned(owner) = &route.owner else {
-            return;
+            continue;
         };
+        let selected = matches!(decision, RouteDecision::Selected(_)) && usable(position.0);
         let (route_config, virtual_host, route_index) = position;
         let unresolved = |reason| Unresolved {
             route_config,
@@ -126,111 +127,139 @@ pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> 
             reason,
         };
         let Some((clusters, weighted)) = route.targets.clusters() else {
-            let reason = match &route.targets {
-                Targets::Header(header) => UnresolvedReason::Header(header.clone()),
-                Targets::Other => UnresolvedReason::OtherSpecifier,
-                Targets::None | Targets::Cluster(_) | Targets::Weighted(_) => return,
-            };
-            out.unresolved.push(unresolved(reason));
-            return;
+            if selected {
+                let reason = match &route.targets {
+                    Targets::Header(header) => UnresolvedReason::Header(header.clone()),
+                    Targets::Other => UnresolvedReason::OtherSpecifier,
+                    Targets::None | Targets::Cluster(_) | Targets::Weighted(_) => continue,
+                };
+                out.unresolved.push(unresolved(reason));
+            }
+            continue;
         };
-        let rule = rules.rule(owner, clusters);
+        let Some(rule) = rules.number(owner, clusters) else {
+            continue; // an HTTPRoute with no selected route
+        };
+        if !selected {
+            continue;
+        }
         for (j, name) in clusters.iter().enumerate() {
-            let Some(cluster) = index.clusters.position(name) else {
-                out.unresolved
-                    .push(unresolved(UnresolvedReason::MissingCluster(name.clone())));
-                continue;
-            };
-            let weighted_ref = weighted.then_some(j);
-            // Most clusters are reached by every match of one rule: compare before allocating.
-            let is_this = |r: &BackendRef| {
-                r.rule == rule
-                    && r.weighted_ref == weighted_ref
-                    && r.route_name == owner.name
-                    && r.route_namespace == owner.namespace
-            };
-            let backend_ref = || BackendRef {
-                route_namespace: owner.namespace.clone(),
-                route_name: owner.name.clone(),
-                rule,
-                weighted_ref,
-            };
-            match out.clusters.get_mut(&cluster) {
-                None => {
-                    out.clusters.insert(cluster, (backend_ref(), Vec::new()));
-                }
-                Some((first, others)) => {
-                    if !is_this(first) && !others.iter().any(is_this) {
-                        others.push(backend_ref());
-                    }
-                }
+            match index.clusters.position(name) {
+                Some(cluster) => out.reached(cluster, owner, rule, weighted.then_some(j)),
+                None => out
+                    .unresolved
+                    .push(unresolved(UnresolvedReason::MissingCluster(name.clone()))),
             }
         }
-    });
+    }
     out
 }
 
 /// Position of a route: route configuration, virtual host, route.
 type RoutePosition = (usize, usize, usize);
 
-fn for_each_route<'a>(index: &'a Index, mut visit: impl FnMut(RoutePosition, &'a RouteEntry)) {
-    for (rc, entry) in index.route_configs.iter().enumerate() {
-        let Ok(vhosts) = &entry.virtual_hosts else {
-            continue;
+/// Every route of every readable route configuration, with its position and decision.
+fn routes<'a>(
+    index: &'a Index,
+    decisions: &'a Decisions,
+) -> impl Iterator<Item = (RoutePosition, &'a RouteEntry, &'a RouteDecision)> {
+    let route_configs = index.route_configs.iter().zip(&decisions.route_configs);
+    route_configs
+        .enumerate()
+        .filter_map(|(rc, (entry, decision))| {
+            Some((rc, entry.virtual_hosts.as_ref().ok()?, decision))
+        })
+        .flat_map(|(rc, vhosts, decision)| {
+            vhosts
+                .iter()
+                .zip(&decision.virtual_hosts)
+                .enumerate()
+                .flat_map(move |(vh, (vhost, decisions))| {
+                    vhost
+                        .routes
+                        .iter()
+                        .zip(decisions)
+                        .enumerate()
+                        .map(move |(r, (route, decision))| ((rc, vh, r), route, decision))
+                })
+        })
+}
+
+impl Targeted {
+    /// Records that rule `rule` of `owner` reaches the cluster at `cluster`.
+    fn reached(&mut self, cluster: usize, owner: &Owner, rule: usize, weighted_ref: Option<usize>) {
+        // Most clusters are reached by every match of one rule: compare before allocating.
+        let is_this = |r: &BackendRef| {
+            r.rule == rule
+                && r.weighted_ref == weighted_ref
+                && r.route_name == owner.name
+                && r.route_namespace == owner.namespace
         };
-        for (vh, vhost) in vhosts.iter().enumerate() {
-            for (r, route) in vhost.routes.iter().enumerate() {
-                visit((rc, vh, r), route);
+        let backend_ref = || BackendRef {
+            route_namespace: owner.namespace.clone(),
+            route_name: owner.name.clone(),
+            rule,
+            weighted_ref,
+        };
+        match self.clusters.get_mut(&cluster) {
+            None => {
+                self.clusters.insert(cluster, (backend_ref(), Vec::new()));
+            }
+            Some((first, others)) => {
+                if !is_this(first) && !others.iter().any(is_this) {
+                    others.push(backend_ref());
+                }
             }
         }
     }
 }
 
-impl Decisions {
-    fn route(&self, (rc, vh, r): RoutePosition) -> Option<&RouteDecision> {
-        self.route_configs.get(rc)?.virtual_hosts.get(vh)?.get(r)
-    }
-}
-
-/// Rule numbers of the HTTPRoutes that have a selected route.
+/// Rule numbers of the HTTPRoutes (namespace, name) that have a selected route: the targets of
+/// their rules, in the order their first route appeared.
 struct RuleNumbers<'a> {
     rules: HashMap<(&'a str, &'a str), Vec<&'a [String]>>,
 }
 
 impl<'a> RuleNumbers<'a> {
-    fn assign(index: &'a Index, decisions: &Decisions) -> Self {
-        let mut with_selected: HashSet<(&str, &str)> = HashSet::new();
-        for_each_route(index, |position, route| {
-            if let (Some(RouteDecision::Selected(_)), Ownership::Owned(owner)) =
-                (decisions.route(position), &route.owner)
-            {
-                with_selected.insert((owner.namespace.as_str(), owner.name.as_str()));
-            }
-        });
-        let mut rules: HashMap<(&str, &str), Vec<&[String]>> = HashMap::new();
-        for_each_route(index, |_, route| {
-            let (Ownership::Owned(owner), Some((clusters, _))) =
-                (&route.owner, route.targets.clusters())
-            else {
-                return;
+    /// Prepares numbering for the HTTPRoutes with a selected route, reading only the route
+    /// configurations that have one.
+    fn for_selected(index: &'a Index, decisions: &Decisions) -> Self {
+        let mut rules = HashMap::default();
+        let route_configs = index.route_configs.iter().zip(&decisions.route_configs);
+        for (entry, decision) in route_configs.filter(|(_, d)| d.selected > 0) {
+            let Ok(vhosts) = &entry.virtual_hosts else {
+                continue;
             };
-            let key = (owner.namespace.as_str(), owner.name.as_str());
-            if !with_selected.contains(&key) {
-                return;
+            for (vhost, decisions) in vhosts.iter().zip(&decision.virtual_hosts) {
+                let selected = decisions
+                    .iter()
+                    .zip(&vhost.routes)
+                    .filter(|(d, _)| matches!(d, RouteDecision::Selected(_)));
+                for (_, route) in selected {
+                    if let Ownership::Owned(owner) = &route.owner {
+                        rules
+                            .entry((owner.namespace.as_str(), owner.name.as_str()))
+                            .or_insert_with(Vec::new);
+                    }
+                }
             }
-            let seen = rules.entry(key).or_default();
-            if !seen.contains(&clusters) {
-                seen.push(clusters);
-            }
-        });
+        }
         Self { rules }
     }
 
-    fn rule(&self, owner: &Owner, clusters: &[String]) -> usize {
-        self.rules
-            .get(&(owner.namespace.as_str(), owner.name.as_str()))
-            .and_then(|seen| seen.iter().position(|c| *c == clusters))
-            .unwrap_or(0)
+    /// The number of the rule of `owner` that targets `clusters`, numbering it if it is new;
+    /// `None` for an HTTPRoute without a selected route.
+    fn number(&mut self, owner: &'a Owner, clusters: &'a [String]) -> Option<usize> {
+        let seen = self
+            .rules
+            .get_mut(&(owner.namespace.as_str(), owner.name.as_str()))?;
+        Some(match seen.iter().position(|c| *c == clusters) {
+            Some(rule) => rule,
+            None => {
+                seen.push(clusters);
+                seen.len() - 1
+            }
+        })
     }
 }
 
