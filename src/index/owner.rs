@@ -7,6 +7,7 @@
 //! one entry; the first is the owner. This module turns that untyped Struct into an [`Owner`]
 //! or says precisely which part is malformed.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use prost_types::{Struct, Value, value::Kind};
@@ -16,8 +17,8 @@ use crate::xds::{MetadataView, names};
 /// The Kubernetes object that produced a resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
-    /// Object kind (`Gateway`, `HTTPRoute`, ...).
-    pub kind: String,
+    /// Object kind (`Gateway`, `HTTPRoute`, ...); the kinds EG writes are not allocated.
+    pub kind: Cow<'static, str>,
     /// Object name.
     pub name: String,
     /// Object namespace.
@@ -36,6 +37,26 @@ impl Owner {
         } else {
             format!("{}/{}", self.namespace, self.name)
         }
+    }
+}
+
+/// The kinds EG names in its metadata, as constants.
+const KNOWN_KINDS: [&str; 8] = [
+    "HTTPRoute",
+    "Gateway",
+    "GRPCRoute",
+    "Service",
+    "Backend",
+    "ServiceImport",
+    "TCPRoute",
+    "TLSRoute",
+];
+
+/// An object kind, shared when it is one of the usual ones.
+pub(super) fn kind(text: impl AsRef<str> + Into<String>) -> Cow<'static, str> {
+    match KNOWN_KINDS.iter().find(|known| **known == text.as_ref()) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(text.into()),
     }
 }
 
@@ -167,7 +188,7 @@ fn owner_from_struct(eg: &Struct) -> Result<Option<Owner>, String> {
         }
     };
     Ok(Some(Owner {
-        kind: string_field(entry, "kind")?.unwrap_or_default(),
+        kind: kind(string_field(entry, "kind")?.unwrap_or_default()),
         name: string_field(entry, "name")?.unwrap_or_default(),
         namespace: string_field(entry, "namespace")?.unwrap_or_default(),
         section_name: string_field(entry, "sectionName")?,

@@ -312,10 +312,10 @@ fn owner(eg: &[u8]) -> Read<Option<Owner>> {
         Err(problem) => return Some(Err(problem)),
     };
     Some(Ok(Some(Owner {
-        kind: kind_s.unwrap_or_default(),
-        name: name.unwrap_or_default(),
-        namespace: namespace.unwrap_or_default(),
-        section_name,
+        kind: super::owner::kind(kind_s.unwrap_or_default()),
+        name: name.unwrap_or_default().to_owned(),
+        namespace: namespace.unwrap_or_default().to_owned(),
+        section_name: section_name.map(str::to_owned),
         annotations,
     })))
 }
@@ -324,13 +324,13 @@ fn text(bytes: &[u8]) -> Option<String> {
     std::str::from_utf8(bytes).ok().map(str::to_owned)
 }
 
-fn text_field(key: &str, value: Option<&[u8]>) -> Read<Option<String>> {
+fn text_field<'a>(key: &str, value: Option<&'a [u8]>) -> Read<Option<&'a str>> {
     let Some(value) = value else {
         return Some(Ok(None));
     };
     Some(match checked_kind(value, 5)? {
         None | Some(Kind::Null) => Ok(None),
-        Some(Kind::Text(text)) => Ok(Some(text.to_owned())),
+        Some(Kind::Text(text)) => Ok(Some(text)),
         other => Err(format!(
             "resources[0].{key} is {}, not a string",
             kind_name(&other)
