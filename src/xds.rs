@@ -206,9 +206,9 @@ pub struct VirtualHostView {
     /// Routes, in order.
     #[prost(message, repeated, tag = "3")]
     pub routes: Vec<RouteView>,
-    /// Metadata; EG records the Gateway here.
-    #[prost(message, optional, tag = "24")]
-    pub metadata: Option<MetadataView>,
+    /// Metadata (EG records the Gateway here), left encoded, one entry per record.
+    #[prost(bytes = "bytes", repeated, tag = "24")]
+    pub metadata: Vec<Bytes>,
 }
 
 /// VirtualHost field numbers used when editing.
@@ -223,9 +223,9 @@ pub struct RouteView {
     /// Name.
     #[prost(string, tag = "14")]
     pub name: String,
-    /// Metadata; EG records the HTTPRoute here.
-    #[prost(message, optional, tag = "4")]
-    pub metadata: Option<MetadataView>,
+    /// Metadata (EG records the HTTPRoute here), left encoded, one entry per record.
+    #[prost(bytes = "bytes", repeated, tag = "4")]
+    pub metadata: Vec<Bytes>,
     /// Forwarding action.
     #[prost(message, optional, tag = "2")]
     pub route: Option<RouteActionView>,

@@ -9,6 +9,7 @@
 pub mod cluster;
 mod listener;
 pub mod owner;
+mod owner_metadata;
 mod owner_wire;
 mod records;
 mod route;
@@ -23,6 +24,7 @@ pub use listener::{
     ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, ListenerEntry, Unusable,
 };
 pub use owner::{Annotation, Annotations, Owner, Ownership};
+pub use owner_metadata::OwnerMetadata;
 pub use route::{RouteConfigEntry, RouteEntry, Targets, VirtualHostEntry};
 
 /// Everything the hook knows about one request, in request order.

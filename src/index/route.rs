@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use prost::Message;
 
-use super::owner::{Ownership, ownership};
+use super::owner_metadata::OwnerMetadata;
 use crate::xds::{RouteActionView, RouteConfigurationView, RouteView, VirtualHostView};
 
 /// One route configuration of the request.
@@ -21,8 +21,8 @@ pub struct RouteConfigEntry {
 pub struct VirtualHostEntry {
     /// Name.
     pub name: String,
-    /// The Gateway (and listener, as section name) it was built for.
-    pub gateway: Ownership,
+    /// The Gateway (and listener, as section name) it was built for, read when first asked.
+    pub gateway: OwnerMetadata,
     /// Its routes, in order.
     pub routes: Vec<RouteEntry>,
 }
@@ -32,8 +32,8 @@ pub struct VirtualHostEntry {
 pub struct RouteEntry {
     /// Name.
     pub name: String,
-    /// The HTTPRoute it was built from.
-    pub owner: Ownership,
+    /// The HTTPRoute it was built from, read when first asked.
+    pub owner: OwnerMetadata,
     /// Where it sends traffic.
     pub targets: Targets,
 }
@@ -90,7 +90,7 @@ impl VirtualHostEntry {
         } = view;
         Self {
             name,
-            gateway: ownership(metadata.as_ref()),
+            gateway: OwnerMetadata::from_records(metadata),
             routes: routes.into_iter().map(RouteEntry::read).collect(),
         }
     }
@@ -105,7 +105,7 @@ impl RouteEntry {
         } = view;
         Self {
             name,
-            owner: ownership(metadata.as_ref()),
+            owner: OwnerMetadata::from_records(metadata),
             targets: route.map_or(Targets::None, targets),
         }
     }

@@ -1,9 +1,9 @@
 //! The route side of the index, fast path: route configurations read straight off the wire.
 //!
 //! Decoding route configurations with prost meant a `String`, a `Vec` or a `Bytes` for every
-//! field of every route, and EG's owner metadata into `prost_types::Struct` trees, on tens of
-//! thousands of routes per call. This reads the same fields from the request bytes in one walk,
-//! allocating only what the index keeps, and reads owner metadata with [`super::owner_wire`].
+//! field of every route, on tens of thousands of routes per call. This reads the same fields
+//! from the request bytes in one walk, allocating only what the index keeps. Metadata is kept
+//! as a slice of the request, unread ([`super::owner_metadata`]).
 //!
 //! The fast path either gives exactly what the exact path (`RouteConfigEntry::read_exact`,
 //! prost with the `crate::xds` views) gives, or `None`: it reads every field those views
@@ -12,8 +12,9 @@
 //! over several records) or cannot judge cheaply. EG writes neither. A `None` sends the whole
 //! route configuration down the exact path, which then also produces the exact error text.
 
-use super::owner::Ownership;
-use super::owner_wire;
+use bytes::Bytes;
+
+use super::owner_metadata::OwnerMetadata;
 use super::records::{Reader, Record};
 use super::route::{RouteConfigEntry, RouteEntry, Targets, VirtualHostEntry};
 
@@ -35,7 +36,7 @@ mod field {
 }
 
 /// Indexes one encoded route configuration, or `None` to ask for the exact path.
-pub(super) fn read(bytes: &[u8]) -> Option<RouteConfigEntry> {
+pub(super) fn read(bytes: &Bytes) -> Option<RouteConfigEntry> {
     let mut name = "";
     let mut virtual_hosts = Vec::new();
     let mut reader = Reader::new(bytes);
@@ -43,7 +44,7 @@ pub(super) fn read(bytes: &[u8]) -> Option<RouteConfigEntry> {
         match record.number {
             field::CONFIG_NAME => name = record.text()?,
             field::CONFIG_VIRTUAL_HOSTS => {
-                virtual_hosts.push(virtual_host(record.len()?)?);
+                virtual_hosts.push(virtual_host(bytes, record.len()?)?);
             }
             _ => {}
         }
@@ -54,7 +55,8 @@ pub(super) fn read(bytes: &[u8]) -> Option<RouteConfigEntry> {
     })
 }
 
-fn virtual_host(bytes: &[u8]) -> Option<VirtualHostEntry> {
+/// A virtual host, from its payload within the route configuration `config`.
+fn virtual_host(config: &Bytes, bytes: &[u8]) -> Option<VirtualHostEntry> {
     let mut name = "";
     let mut routes = Vec::new();
     let mut metadata = Once::default();
@@ -62,19 +64,20 @@ fn virtual_host(bytes: &[u8]) -> Option<VirtualHostEntry> {
     while let Some(record) = reader.next()? {
         match record.number {
             field::VHOST_NAME => name = record.text()?,
-            field::VHOST_ROUTES => routes.push(route(record.len()?)?),
+            field::VHOST_ROUTES => routes.push(route(config, record.len()?)?),
             field::VHOST_METADATA => metadata.set(record)?,
             _ => {}
         }
     }
     Some(VirtualHostEntry {
         name: name.to_owned(),
-        gateway: ownership(metadata.0)?,
+        gateway: metadata.kept(config),
         routes,
     })
 }
 
-fn route(bytes: &[u8]) -> Option<RouteEntry> {
+/// A route, from its payload within the route configuration `config`.
+fn route(config: &Bytes, bytes: &[u8]) -> Option<RouteEntry> {
     let mut name = "";
     let mut action = Once::default();
     let mut metadata = Once::default();
@@ -89,7 +92,7 @@ fn route(bytes: &[u8]) -> Option<RouteEntry> {
     }
     Some(RouteEntry {
         name: name.to_owned(),
-        owner: ownership(metadata.0)?,
+        owner: metadata.kept(config),
         targets: match action.0 {
             Some(action) => targets(action)?,
             None => Targets::None,
@@ -145,13 +148,6 @@ fn cluster_weight_name(bytes: &[u8]) -> Option<&str> {
     Some(name)
 }
 
-fn ownership(metadata: Option<&[u8]>) -> Option<Ownership> {
-    match metadata {
-        None => Some(Ownership::Unknown),
-        Some(metadata) => owner_wire::ownership(metadata),
-    }
-}
-
 /// A singular message field: its payload, read from exactly one record. A second record
 /// would merge into the first in protobuf; the fast path declines that (`None`) rather than
 /// merge.
@@ -163,6 +159,11 @@ impl<'a> Once<'a> {
     fn set(&mut self, record: Record<'a>) -> Option<()> {
         let payload = record.len()?;
         self.0.replace(payload).is_none().then_some(())
+    }
+
+    /// Metadata read this way, kept unread as a slice of `config`, which holds it.
+    fn kept(self, config: &Bytes) -> OwnerMetadata {
+        OwnerMetadata::new(self.0.map(|metadata| config.slice_ref(metadata)))
     }
 }
 
@@ -190,12 +191,14 @@ mod tests {
         }
     }
 
-    /// A route configuration whose one route has `metadata` (an encoded `Metadata`).
-    fn with_route_metadata(metadata: &[u8]) -> Bytes {
+    /// A route configuration whose one route has `metadata`, one record per entry.
+    fn with_route_metadata(metadata: &[&[u8]]) -> Bytes {
         use crate::wire::put_len;
         let mut route = Vec::new();
         put_len(&mut route, 14, b"r");
-        put_len(&mut route, 4, metadata);
+        for record in metadata {
+            put_len(&mut route, 4, record);
+        }
         let mut vhost = Vec::new();
         put_len(&mut vhost, 1, b"v");
         put_len(&mut vhost, 3, &route);
@@ -205,8 +208,22 @@ mod tests {
         config.into()
     }
 
-    fn eg_metadata(resources: prost_types::Value) -> Vec<u8> {
-        use prost_types::Struct;
+    fn eg_metadata(name: &str) -> Vec<u8> {
+        use prost_types::value::Kind;
+        use prost_types::{ListValue, Struct, Value};
+        let string = |t: &str| Value {
+            kind: Some(Kind::StringValue(t.to_owned())),
+        };
+        let owner = Struct {
+            fields: [("name".to_owned(), string(name))].into(),
+        };
+        let resources = Value {
+            kind: Some(Kind::ListValue(ListValue {
+                values: vec![Value {
+                    kind: Some(Kind::StructValue(owner)),
+                }],
+            })),
+        };
         let eg = Struct {
             fields: [("resources".to_owned(), resources)].into(),
         };
@@ -219,62 +236,21 @@ mod tests {
     }
 
     #[test]
-    fn owner_shapes_and_mistakes_read_as_the_exact_path_reads_them() {
-        use prost_types::value::Kind as K;
-        use prost_types::{ListValue, Struct, Value};
-        let v = |kind| Value { kind: Some(kind) };
-        let s = |t: &str| v(K::StringValue(t.to_owned()));
-        let st = |fields: Vec<(&str, Value)>| {
-            v(K::StructValue(Struct {
-                fields: fields.into_iter().map(|(k, x)| (k.to_owned(), x)).collect(),
-            }))
-        };
-        let list = |values| v(K::ListValue(ListValue { values }));
-        let cases = [
-            list(vec![st(vec![
-                ("kind", s("HTTPRoute")),
-                ("name", s("chat")),
-                ("namespace", s("team-a")),
-                ("sectionName", v(K::NullValue(0))),
-                (
-                    "annotations",
-                    st(vec![("a", s("true")), ("b", v(K::BoolValue(true)))]),
-                ),
-            ])]),
-            s("oops"),
-            list(vec![]),
-            list(vec![s("x"), st(vec![])]),
-            list(vec![st(vec![("kind", v(K::NumberValue(1.0)))])]),
-            list(vec![st(vec![("name", list(vec![s("x")]))])]),
-            list(vec![st(vec![("annotations", list(vec![]))])]),
-            list(vec![st(vec![("annotations", v(K::NullValue(0)))])]),
-            Value { kind: None },
-        ];
-        for (i, resources) in cases.into_iter().enumerate() {
-            let config = with_route_metadata(&eg_metadata(resources));
-            assert_eq!(
-                fast(&config).as_deref(),
-                Some(exact(&config).as_str()),
-                "case {i}"
-            );
-        }
-        // A Value with two kinds: protobuf keeps the last; the fast path declines.
-        let mut two_kinds = Vec::new();
-        crate::wire::put_len(&mut two_kinds, 3, b"first");
-        crate::wire::put_len(&mut two_kinds, 3, b"second");
-        let mut eg = Vec::new();
-        let mut entry = Vec::new();
-        crate::wire::put_len(&mut entry, 1, b"resources");
-        crate::wire::put_len(&mut entry, 2, &two_kinds);
-        crate::wire::put_len(&mut eg, 1, &entry);
-        let mut outer = Vec::new();
-        crate::wire::put_len(&mut outer, 1, b"envoy-gateway");
-        crate::wire::put_len(&mut outer, 2, &eg);
-        let mut metadata = Vec::new();
-        crate::wire::put_len(&mut metadata, 1, &outer);
-        let config = with_route_metadata(&metadata);
-        assert_eq!(fast(&config), None);
-        assert!(exact(&config).contains("resources is a string, not a list"));
+    fn metadata_is_kept_unread_and_split_metadata_takes_the_exact_path() {
+        let one = with_route_metadata(&[&eg_metadata("chat")]);
+        assert_eq!(fast(&one).as_deref(), Some(exact(&one).as_str()));
+        assert!(exact(&one).contains(r#"name: "chat""#));
+        // Bad bytes inside metadata do not make the route configuration unreadable: they
+        // are the route's owner's problem, found if it is ever read.
+        let bad = with_route_metadata(&[b"\xff\xff"]);
+        let entry = read(&bad).expect("the fast path keeps metadata it does not read");
+        assert!(entry.virtual_hosts.is_ok());
+        assert_eq!(format!("{entry:?}"), exact(&bad));
+        assert!(exact(&bad).contains("Malformed"));
+        // Two records merge in protobuf: the fast path declines, the exact one reads both.
+        let split = with_route_metadata(&[&eg_metadata("first"), &eg_metadata("second")]);
+        assert!(fast(&split).is_none());
+        assert!(exact(&split).contains(r#"name: "second""#));
     }
 
     #[test]

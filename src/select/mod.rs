@@ -11,11 +11,14 @@ pub mod upstream;
 
 use std::fmt;
 
+use memchr::memmem::Finder;
+
 use crate::config::SelectionConfig;
 use crate::index::{
-    Annotation, ChainKind, HttpChain, Index, Owner, Ownership, RouteEntry, Unusable,
+    Annotation, ChainKind, HttpChain, Index, Owner, OwnerMetadata, Ownership, RouteEntry, Unusable,
     VirtualHostEntry,
 };
+use crate::xds::names;
 pub use order::{Conflict, Placement};
 
 /// Every decision for one request; vectors run parallel to the index's.
@@ -104,6 +107,17 @@ pub enum RouteDecision {
     NotSelected(NotSelected),
 }
 
+impl RouteDecision {
+    /// Whether the route's HTTPRoute carries the annotation, switched on: the route is
+    /// selected, or held back only by its Gateway. Such a route's owner has been read.
+    pub fn annotation_on(&self) -> bool {
+        match self {
+            RouteDecision::Selected(_) => true,
+            RouteDecision::NotSelected(why) => why.is_about_gateway(),
+        }
+    }
+}
+
 /// Why a route is not processed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotSelected {
@@ -111,7 +125,9 @@ pub enum NotSelected {
     NoOwner,
     /// The route's metadata is malformed.
     MalformedOwner(String),
-    /// The HTTPRoute lacks the annotation.
+    /// The HTTPRoute lacks the annotation. When the route's metadata does not contain the
+    /// annotation's key at all, it is not read further, so this is also the answer for such
+    /// metadata that is malformed or names no owner: the route is left as is either way.
     NotAnnotated,
     /// The annotation is present but `false` or not a string.
     AnnotationOff(String),
@@ -123,6 +139,22 @@ pub enum NotSelected {
     NamespaceNotAllowed(String),
     /// The Gateway lacks the opt-in annotation; the value it has instead, if any.
     GatewayNotOptedIn(String, Option<String>),
+}
+
+impl NotSelected {
+    /// Whether the reason is the virtual host's Gateway, the route itself being annotated.
+    fn is_about_gateway(&self) -> bool {
+        match self {
+            NotSelected::GatewayUnknown
+            | NotSelected::GatewayMalformed(_)
+            | NotSelected::NamespaceNotAllowed(_)
+            | NotSelected::GatewayNotOptedIn(..) => true,
+            NotSelected::NoOwner
+            | NotSelected::MalformedOwner(_)
+            | NotSelected::NotAnnotated
+            | NotSelected::AnnotationOff(_) => false,
+        }
+    }
 }
 
 impl fmt::Display for NotSelected {
@@ -154,11 +186,12 @@ impl fmt::Display for NotSelected {
 
 /// Decides everything for one request.
 pub fn decide(config: &SelectionConfig, filter_name: &str, index: &Index) -> Decisions {
+    let unread = UnreadOwners::new(&config.route_annotation);
     let route_configs: Vec<RouteConfigDecision> = index
         .route_configs
         .iter()
         .map(|rc| match &rc.virtual_hosts {
-            Ok(vhosts) => decide_route_config(config, vhosts),
+            Ok(vhosts) => decide_route_config(config, &unread, vhosts),
             Err(_) => RouteConfigDecision::default(),
         })
         .collect();
@@ -179,8 +212,37 @@ pub fn decide(config: &SelectionConfig, filter_name: &str, index: &Index) -> Dec
     }
 }
 
+/// Byte searches that decide most routes without reading their owners: a route whose
+/// metadata does not contain the annotation's key cannot carry the annotation.
+struct UnreadOwners<'a> {
+    annotation: Finder<'a>,
+    owner_entry: Finder<'static>,
+}
+
+impl<'a> UnreadOwners<'a> {
+    fn new(route_annotation: &'a str) -> Self {
+        Self {
+            annotation: Finder::new(route_annotation),
+            owner_entry: Finder::new(names::EG_METADATA),
+        }
+    }
+
+    /// Why a route is not selected, when its metadata alone (unread) proves it is not.
+    fn not_selected(&self, owner: &OwnerMetadata) -> Option<NotSelected> {
+        if owner.mentions(&self.annotation) {
+            return None;
+        }
+        Some(if owner.mentions(&self.owner_entry) {
+            NotSelected::NotAnnotated
+        } else {
+            NotSelected::NoOwner
+        })
+    }
+}
+
 fn decide_route_config(
     config: &SelectionConfig,
+    unread: &UnreadOwners<'_>,
     vhosts: &[VirtualHostEntry],
 ) -> RouteConfigDecision {
     let mut selected = 0;
@@ -192,7 +254,7 @@ fn decide_route_config(
                 .routes
                 .iter()
                 .map(|route| {
-                    let decision = decide_route(config, route, gateway.as_ref());
+                    let decision = decide_route(config, unread, route, gateway.as_ref());
                     selected += usize::from(matches!(decision, RouteDecision::Selected(_)));
                     decision
                 })
@@ -206,11 +268,12 @@ fn decide_route_config(
 }
 
 /// Whether the virtual host's Gateway passes the configured scoping; `Err` says why not.
-fn gateway_gate(config: &SelectionConfig, gateway: &Ownership) -> Result<(), NotSelected> {
+/// The Gateway is read only when scoping is configured.
+fn gateway_gate(config: &SelectionConfig, gateway: &OwnerMetadata) -> Result<(), NotSelected> {
     if config.gateway_namespaces.is_none() && config.gateway_annotation.is_none() {
         return Ok(());
     }
-    let owner = match gateway {
+    let owner = match gateway.ownership() {
         Ownership::Owned(owner) => owner,
         Ownership::Unknown => return Err(NotSelected::GatewayUnknown),
         Ownership::Malformed(e) => return Err(NotSelected::GatewayMalformed(e.clone())),
@@ -238,10 +301,14 @@ fn gateway_gate(config: &SelectionConfig, gateway: &Ownership) -> Result<(), Not
 
 fn decide_route(
     config: &SelectionConfig,
+    unread: &UnreadOwners<'_>,
     route: &RouteEntry,
     gateway: Result<&(), &NotSelected>,
 ) -> RouteDecision {
-    let owner: &Owner = match &route.owner {
+    if let Some(why) = unread.not_selected(&route.owner) {
+        return RouteDecision::NotSelected(why);
+    }
+    let owner: &Owner = match route.owner.ownership() {
         Ownership::Owned(owner) => owner,
         Ownership::Unknown => return RouteDecision::NotSelected(NotSelected::NoOwner),
         Ownership::Malformed(e) => {

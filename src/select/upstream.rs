@@ -8,7 +8,9 @@
 //! - The route is the HTTPRoute of the first selected route that targets the cluster.
 //! - Rule `i` numbers that HTTPRoute's rules in the order their first xDS route appears in
 //!   the request. EG gives every rule its own cluster (or weighted set of clusters), so a rule
-//!   is recognised by what it targets, across Gateways, listeners and naming schemes.
+//!   is recognised by what it targets, across Gateways, listeners and naming schemes. Only
+//!   routes that carry the annotation, switched on, are counted: EG copies an HTTPRoute's
+//!   annotations onto every route built from it, so these are all of its routes.
 //! - Ref `j` is the position in `weighted_clusters` when the route splits traffic (EG then
 //!   builds one cluster per backendRef), otherwise the position of the endpoint group's backend
 //!   among the cluster's distinct backends (EG then writes one endpoint group per backendRef).
@@ -115,7 +117,13 @@ pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> 
     let mut rules = RuleNumbers::for_selected(index, decisions);
     let mut out = Targeted::default();
     for (position, route, decision) in routes(index, decisions) {
-        let Ownership::Owned(owner) = &route.owner else {
+        // Only routes whose HTTPRoute annotation is on can belong to an HTTPRoute with a
+        // selected route (EG copies an HTTPRoute's annotations onto all of its routes), and
+        // theirs are the owners selection has read.
+        if !decision.annotation_on() {
+            continue;
+        }
+        let Ownership::Owned(owner) = route.owner.ownership() else {
             continue;
         };
         let selected = matches!(decision, RouteDecision::Selected(_)) && usable(position.0);
@@ -236,7 +244,7 @@ impl<'a> RuleNumbers<'a> {
                     .zip(&vhost.routes)
                     .filter(|(d, _)| matches!(d, RouteDecision::Selected(_)));
                 for (_, route) in selected {
-                    if let Ownership::Owned(owner) = &route.owner {
+                    if let Ownership::Owned(owner) = route.owner.ownership() {
                         rules
                             .entry((owner.namespace.as_str(), owner.name.as_str()))
                             .or_insert_with(Vec::new);

@@ -196,8 +196,17 @@ pub fn cases() -> Vec<Case> {
             name: "deeply nested Struct metadata (5,000 levels)",
             input: || deep_metadata(5_000),
             // prost stops at its recursion limit (100) with an error, not a stack overflow; so
-            // would Envoy's protobuf parser.
-            expect: ran(0, 0, 1, &["recursion limit reached", "is malformed"]),
+            // would Envoy's protobuf parser. The metadata is read as the route's owner, so the
+            // route is not selected and the rest of its route configuration stays readable.
+            expect: ran(
+                0,
+                0,
+                0,
+                &[
+                    "route metadata: metadata does not decode",
+                    "recursion limit reached",
+                ],
+            ),
         },
         Case {
             name: "100,000 routes in one virtual host",
@@ -336,15 +345,27 @@ pub fn cases() -> Vec<Case> {
             input: || {
                 encode(base_with(
                     "resources: [{kind: HTTPRoute, name: ai, namespace: default, annotations: {ai-gateway-generated: \"true\"}}]",
-                    "resources: \"HTTPRoute/default/ai\"",
+                    "resources: {kind: HTTPRoute, name: ai, annotations: {ai-gateway-generated: \"true\"}}",
                 ))
             },
             expect: ran(
                 0,
                 0,
                 0,
-                &["route metadata: resources is a string, not a list"],
+                &["route metadata: resources is a struct, not a list"],
             ),
+        },
+        Case {
+            name: "malformed envoy-gateway metadata without the annotation's key",
+            input: || {
+                encode(base_with(
+                    "resources: [{kind: HTTPRoute, name: ai, namespace: default, annotations: {ai-gateway-generated: \"true\"}}]",
+                    "resources: \"HTTPRoute/default/ai\"",
+                ))
+            },
+            // Metadata that does not contain the key cannot carry the annotation: it is not
+            // read further, so its shape does not matter.
+            expect: ran(0, 0, 0, &["HTTPRoute is not annotated"]),
         },
         Case {
             name: "a cluster in the listener list",

@@ -1,0 +1,269 @@
+//! A virtual host's or route's metadata, kept as it came, and the owner EG recorded in it,
+//! read on first use.
+//!
+//! Reading an owner means validating the whole `envoy.config.core.v3.Metadata` as prost
+//! would, which was most of the work of indexing a route configuration. Selection needs the
+//! owners of only the routes whose metadata carries its annotation: every other route is
+//! decided by a byte search ([`OwnerMetadata::mentions`]), which is sound because protobuf
+//! writes a map key's bytes as they are. Such a route's owner is read only when something
+//! asks for it (the explain table, DEBUG lines), and then once.
+//!
+//! The metadata of a route configuration that declares it in several records is their
+//! concatenation, which protobuf defines as their merge.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use memchr::memmem::Finder;
+use prost::Message;
+
+use super::owner::{Ownership, ownership};
+use super::owner_wire;
+use crate::xds::MetadataView;
+
+/// Metadata whose owner is read when first asked for.
+pub struct OwnerMetadata {
+    metadata: Option<Bytes>,
+    owner: OnceLock<Ownership>,
+}
+
+impl OwnerMetadata {
+    /// Keeps `metadata` (an encoded `Metadata`, or `None` when the resource has none) unread.
+    pub(super) fn new(metadata: Option<Bytes>) -> Self {
+        Self {
+            metadata,
+            owner: OnceLock::new(),
+        }
+    }
+
+    /// Keeps metadata written in `records` (one per record of the field), unread.
+    pub(super) fn from_records(mut records: Vec<Bytes>) -> Self {
+        let metadata = match records.len() {
+            0 => None,
+            1 => records.pop(),
+            _ => Some(records.concat().into()),
+        };
+        Self::new(metadata)
+    }
+
+    /// Whether the resource has metadata at all.
+    pub fn is_present(&self) -> bool {
+        self.metadata.is_some()
+    }
+
+    /// Whether the encoded metadata contains `needle`'s bytes anywhere. `false` proves that no
+    /// key or string of the metadata is `needle`; `true` proves nothing.
+    pub fn mentions(&self, needle: &Finder<'_>) -> bool {
+        self.metadata
+            .as_deref()
+            .is_some_and(|metadata| needle.find(metadata).is_some())
+    }
+
+    /// The owner EG recorded, read now if it was not before.
+    pub fn ownership(&self) -> &Ownership {
+        self.owner.get_or_init(|| match &self.metadata {
+            None => Ownership::Unknown,
+            Some(metadata) => read(metadata),
+        })
+    }
+}
+
+/// Shown as the owner, as before owners were read lazily: reading it is what Debug is for.
+impl fmt::Debug for OwnerMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.ownership().fmt(f)
+    }
+}
+
+/// The owner in an encoded `Metadata`: straight off the wire when it is in a canonical
+/// encoding, by decoding it otherwise; the two give the same answer.
+fn read(metadata: &[u8]) -> Ownership {
+    owner_wire::ownership(metadata).unwrap_or_else(|| read_exact(metadata))
+}
+
+/// The owner in an encoded `Metadata`, by decoding all of it.
+fn read_exact(metadata: &[u8]) -> Ownership {
+    match MetadataView::decode(metadata) {
+        Ok(view) => ownership(Some(&view)),
+        Err(e) => Ownership::Malformed(format!("metadata does not decode: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::put_len;
+    use crate::workload::{self, Preset};
+    use prost_types::value::Kind as K;
+    use prost_types::{ListValue, Struct, Value};
+
+    fn eg_metadata(resources: &Value) -> Vec<u8> {
+        let eg = Struct {
+            fields: [("resources".to_owned(), resources.clone())].into(),
+        };
+        let mut entry = Vec::new();
+        put_len(&mut entry, 1, b"envoy-gateway");
+        put_len(&mut entry, 2, &eg.encode_to_vec());
+        let mut metadata = Vec::new();
+        put_len(&mut metadata, 1, &entry);
+        metadata
+    }
+
+    /// The fast reader's answer where it gives one, which must be the exact reader's.
+    fn agree(metadata: &[u8]) -> Option<Ownership> {
+        let fast = owner_wire::ownership(metadata)?;
+        assert_eq!(fast, read_exact(metadata), "metadata {metadata:?}");
+        Some(fast)
+    }
+
+    #[test]
+    fn owner_shapes_and_mistakes_read_as_the_exact_reader_reads_them() {
+        let v = |kind| Value { kind: Some(kind) };
+        let s = |t: &str| v(K::StringValue(t.to_owned()));
+        let st = |fields: Vec<(&str, Value)>| {
+            v(K::StructValue(Struct {
+                fields: fields.into_iter().map(|(k, x)| (k.to_owned(), x)).collect(),
+            }))
+        };
+        let list = |values| v(K::ListValue(ListValue { values }));
+        let owned = list(vec![st(vec![
+            ("kind", s("HTTPRoute")),
+            ("name", s("chat")),
+            ("namespace", s("team-a")),
+            ("sectionName", v(K::NullValue(0))),
+            (
+                "annotations",
+                st(vec![("a", s("true")), ("b", v(K::BoolValue(true)))]),
+            ),
+        ])]);
+        let cases = [
+            (owned, "Owned"),
+            (s("oops"), "resources is a string, not a list"),
+            (list(vec![]), "Unknown"),
+            (list(vec![s("x"), st(vec![])]), "resources[0] is a string"),
+            (
+                list(vec![st(vec![("kind", v(K::NumberValue(1.0)))])]),
+                "resources[0].kind is a number",
+            ),
+            (
+                list(vec![st(vec![("name", list(vec![s("x")]))])]),
+                "resources[0].name is a list",
+            ),
+            (
+                list(vec![st(vec![("annotations", list(vec![]))])]),
+                "resources[0].annotations is a list",
+            ),
+            (
+                list(vec![st(vec![("annotations", v(K::NullValue(0)))])]),
+                "Owned",
+            ),
+            (Value { kind: None }, "resources is null"),
+        ];
+        for (i, (resources, expected)) in cases.iter().enumerate() {
+            let answer = agree(&eg_metadata(resources));
+            let shown = format!("{answer:?}");
+            assert!(shown.contains(expected), "case {i}: {shown}");
+        }
+    }
+
+    #[test]
+    fn a_value_with_two_kinds_takes_the_exact_reader() {
+        // Protobuf keeps the last kind; the fast reader declines rather than judge.
+        let mut two_kinds = Vec::new();
+        put_len(&mut two_kinds, 3, b"first");
+        put_len(&mut two_kinds, 3, b"second");
+        let mut entry = Vec::new();
+        put_len(&mut entry, 1, b"resources");
+        put_len(&mut entry, 2, &two_kinds);
+        let mut eg = Vec::new();
+        put_len(&mut eg, 1, &entry);
+        let mut outer = Vec::new();
+        put_len(&mut outer, 1, b"envoy-gateway");
+        put_len(&mut outer, 2, &eg);
+        let mut metadata = Vec::new();
+        put_len(&mut metadata, 1, &outer);
+        assert_eq!(owner_wire::ownership(&metadata), None);
+        let owner = OwnerMetadata::new(Some(metadata.into()));
+        assert!(matches!(owner.ownership(), Ownership::Malformed(e) if e.contains("a string")));
+    }
+
+    /// One route's metadata from the generated workload, annotations included.
+    fn generated_route_metadata() -> Vec<u8> {
+        use crate::wire::{first_len, len_payloads};
+        let request = workload::preset(Preset::Small);
+        let vhosts = request.routes.iter().flat_map(|rc| len_payloads(rc, 2));
+        let routes = vhosts.flatten().flat_map(|vhost| len_payloads(vhost, 3));
+        routes
+            .flatten()
+            .filter_map(|route| first_len(route, 4))
+            .find(|metadata| memchr::memmem::find(metadata, b"annotations").is_some())
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn every_corruption_of_real_metadata_reads_as_the_exact_reader_or_declines() {
+        let original = generated_route_metadata();
+        assert!(
+            matches!(agree(&original), Some(Ownership::Owned(o)) if !o.annotations.is_empty()),
+            "the workload's route metadata reads as an annotated owner"
+        );
+        let (mut answered, mut declined) = (0, 0);
+        for at in 0..original.len() {
+            let mut byte_values = vec![0x00, 0x0a, 0x12, 0x1a, 0x2a, 0xff];
+            byte_values.extend(original.get(at).map(|b| b ^ 0x01));
+            for replace in byte_values {
+                let mut bytes = original.clone();
+                if let Some(byte) = bytes.get_mut(at) {
+                    *byte = replace;
+                }
+                match agree(&bytes) {
+                    Some(_) => answered += 1,
+                    None => declined += 1,
+                }
+            }
+            agree(original.get(..at).unwrap_or_default());
+        }
+        assert!(
+            answered > declined,
+            "{answered} answered, {declined} declined"
+        );
+    }
+
+    fn named(name: &str) -> Vec<u8> {
+        let string = |t: &str| Value {
+            kind: Some(K::StringValue(t.to_owned())),
+        };
+        let owner = Struct {
+            fields: [("name".to_owned(), string(name))].into(),
+        };
+        eg_metadata(&Value {
+            kind: Some(K::ListValue(ListValue {
+                values: vec![Value {
+                    kind: Some(K::StructValue(owner)),
+                }],
+            })),
+        })
+    }
+
+    #[test]
+    fn metadata_in_several_records_is_read_merged() {
+        // Protobuf merges the records: the later `envoy-gateway` map entry replaces the first.
+        let records = vec![Bytes::from(named("first")), Bytes::from(named("second"))];
+        let owner = OwnerMetadata::from_records(records);
+        assert!(matches!(owner.ownership(), Ownership::Owned(o) if o.name == "second"));
+        let one = OwnerMetadata::from_records(vec![Bytes::from(named("only"))]);
+        assert!(matches!(one.ownership(), Ownership::Owned(o) if o.name == "only"));
+        assert!(!OwnerMetadata::from_records(Vec::new()).is_present());
+    }
+
+    #[test]
+    fn mentions_is_a_byte_search_and_needs_no_read() {
+        let owner = OwnerMetadata::new(Some(Bytes::from_static(b"\x0a\x03abc")));
+        assert!(owner.mentions(&Finder::new("abc")));
+        assert!(!owner.mentions(&Finder::new("abd")));
+        assert!(owner.owner.get().is_none(), "searching reads no owner");
+        assert!(!OwnerMetadata::new(None).mentions(&Finder::new("")));
+    }
+}
