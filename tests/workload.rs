@@ -117,10 +117,10 @@ fn shapes_are_eg_like() {
     for rc in &index.route_configs {
         for vhost in rc.virtual_hosts.as_ref().unwrap() {
             assert!(
-                matches!(vhost.gateway.ownership(), Ownership::Owned(o) if o.kind == "Gateway")
+                matches!(vhost.gateway.ownership(rc), Ownership::Owned(o) if o.kind == "Gateway")
             );
             for route in &vhost.routes {
-                let Ownership::Owned(owner) = route.owner.ownership() else {
+                let Ownership::Owned(owner) = route.owner.ownership(rc) else {
                     panic!("{} has no owner", route.name)
                 };
                 assert_eq!(owner.kind, "HTTPRoute");
@@ -170,7 +170,7 @@ fn annotated_routes_and_only_they_are_selected_by_default() {
         let vhosts = rc.virtual_hosts.as_ref().unwrap();
         for (vhost, decisions) in vhosts.iter().zip(&decision.virtual_hosts) {
             for (route, decision) in vhost.routes.iter().zip(decisions) {
-                let Ownership::Owned(owner) = route.owner.ownership() else {
+                let Ownership::Owned(owner) = route.owner.ownership(rc) else {
                     panic!()
                 };
                 let annotated = owner.annotations.contains_key(AI_ANNOTATION);

@@ -8,71 +8,88 @@
 //! writes a map key's bytes as they are. Such a route's owner is read only when something
 //! asks for it (the explain table, DEBUG lines), and then once.
 //!
-//! The metadata of a route configuration that declares it in several records is their
-//! concatenation, which protobuf defines as their merge.
+//! The metadata is not copied: an [`OwnerMetadata`] is a range of its route configuration's
+//! bytes (a `Bytes` slice per route would cost an atomic reference count update each way),
+//! so its owner is read through the [`RouteConfigEntry`] that holds it.
 
 use std::fmt;
+use std::ops::Range;
 use std::sync::OnceLock;
 
-use bytes::Bytes;
 use memchr::memmem::Finder;
 use prost::Message;
 
 use super::owner::{Ownership, ownership};
 use super::owner_wire;
+use super::route::RouteConfigEntry;
 use crate::xds::MetadataView;
 
 /// Metadata whose owner is read when first asked for.
 pub struct OwnerMetadata {
-    metadata: Option<Bytes>,
+    /// Where the encoded `Metadata` lies in its route configuration's metadata source;
+    /// `None` when the resource has no metadata.
+    at: Option<Range<usize>>,
     owner: OnceLock<Ownership>,
 }
 
 impl OwnerMetadata {
-    /// Keeps `metadata` (an encoded `Metadata`, or `None` when the resource has none) unread.
-    pub(super) fn new(metadata: Option<Bytes>) -> Self {
+    /// Metadata at `at` in its route configuration's source (`None`: there is none), unread.
+    pub(super) fn new(at: Option<Range<usize>>) -> Self {
         Self {
-            metadata,
+            at,
             owner: OnceLock::new(),
         }
     }
 
-    /// Keeps metadata written in `records` (one per record of the field), unread.
-    pub(super) fn from_records(mut records: Vec<Bytes>) -> Self {
-        let metadata = match records.len() {
-            0 => None,
-            1 => records.pop(),
-            _ => Some(records.concat().into()),
-        };
-        Self::new(metadata)
+    /// Metadata decoded as `records` (one per record of the field, which protobuf merges:
+    /// reading their concatenation is reading the merge), copied to the end of `source`.
+    pub(super) fn copied(records: &[bytes::Bytes], source: &mut Vec<u8>) -> Self {
+        if records.is_empty() {
+            return Self::new(None);
+        }
+        let start = source.len();
+        for record in records {
+            source.extend_from_slice(record);
+        }
+        Self::new(Some(start..source.len()))
     }
 
     /// Whether the resource has metadata at all.
     pub fn is_present(&self) -> bool {
-        self.metadata.is_some()
+        self.at.is_some()
     }
 
     /// Whether the encoded metadata contains `needle`'s bytes anywhere. `false` proves that no
-    /// key or string of the metadata is `needle`; `true` proves nothing.
-    pub fn mentions(&self, needle: &Finder<'_>) -> bool {
-        self.metadata
-            .as_deref()
+    /// key or string of the metadata is `needle`; `true` proves nothing. `config` is the
+    /// route configuration this metadata was indexed in.
+    pub fn mentions(&self, config: &RouteConfigEntry, needle: &Finder<'_>) -> bool {
+        self.bytes(config)
             .is_some_and(|metadata| needle.find(metadata).is_some())
     }
 
-    /// The owner EG recorded, read now if it was not before.
-    pub fn ownership(&self) -> &Ownership {
-        self.owner.get_or_init(|| match &self.metadata {
+    /// The owner EG recorded, read now if it was not before. `config` is the route
+    /// configuration this metadata was indexed in.
+    pub fn ownership(&self, config: &RouteConfigEntry) -> &Ownership {
+        self.owner.get_or_init(|| match self.bytes(config) {
             None => Ownership::Unknown,
             Some(metadata) => read(metadata),
         })
     }
+
+    fn bytes<'a>(&self, config: &'a RouteConfigEntry) -> Option<&'a [u8]> {
+        let at = self.at.clone()?;
+        // Metadata of another route configuration: an error of the caller, not of the input.
+        Some(config.metadata_source().get(at).unwrap_or_default())
+    }
 }
 
-/// Shown as the owner, as before owners were read lazily: reading it is what Debug is for.
+/// The range, and whether the owner has been read: the owner needs its route configuration.
 impl fmt::Debug for OwnerMetadata {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.ownership().fmt(f)
+        f.debug_struct("OwnerMetadata")
+            .field("at", &self.at)
+            .field("owner", &self.owner.get())
+            .finish()
     }
 }
 
@@ -95,6 +112,7 @@ mod tests {
     use super::*;
     use crate::wire::put_len;
     use crate::workload::{self, Preset};
+    use bytes::Bytes;
     use prost_types::value::Kind as K;
     use prost_types::{ListValue, Struct, Value};
 
@@ -184,8 +202,10 @@ mod tests {
         let mut metadata = Vec::new();
         put_len(&mut metadata, 1, &outer);
         assert_eq!(owner_wire::ownership(&metadata), None);
-        let owner = OwnerMetadata::new(Some(metadata.into()));
-        assert!(matches!(owner.ownership(), Ownership::Malformed(e) if e.contains("a string")));
+        let (config, owner) = held(&[&metadata]);
+        assert!(
+            matches!(owner.ownership(&config), Ownership::Malformed(e) if e.contains("a string"))
+        );
     }
 
     /// One route's metadata from the generated workload, annotations included.
@@ -247,23 +267,37 @@ mod tests {
         })
     }
 
+    /// Metadata decoded as `records`, and the route configuration that holds the copy.
+    fn held(records: &[&[u8]]) -> (RouteConfigEntry, OwnerMetadata) {
+        let records: Vec<Bytes> = records.iter().map(|r| Bytes::copy_from_slice(r)).collect();
+        let mut source = b"other metadata first".to_vec();
+        let owner = OwnerMetadata::copied(&records, &mut source);
+        let config = RouteConfigEntry::in_place(String::new(), Vec::new(), &source.into());
+        (config, owner)
+    }
+
     #[test]
     fn metadata_in_several_records_is_read_merged() {
         // Protobuf merges the records: the later `envoy-gateway` map entry replaces the first.
-        let records = vec![Bytes::from(named("first")), Bytes::from(named("second"))];
-        let owner = OwnerMetadata::from_records(records);
-        assert!(matches!(owner.ownership(), Ownership::Owned(o) if o.name == "second"));
-        let one = OwnerMetadata::from_records(vec![Bytes::from(named("only"))]);
-        assert!(matches!(one.ownership(), Ownership::Owned(o) if o.name == "only"));
-        assert!(!OwnerMetadata::from_records(Vec::new()).is_present());
+        let (config, owner) = held(&[&named("first"), &named("second")]);
+        assert!(matches!(owner.ownership(&config), Ownership::Owned(o) if o.name == "second"));
+        let (config, one) = held(&[&named("only")]);
+        assert!(matches!(one.ownership(&config), Ownership::Owned(o) if o.name == "only"));
+        let (config, none) = held(&[]);
+        assert!(!none.is_present());
+        assert_eq!(none.ownership(&config), &Ownership::Unknown);
     }
 
     #[test]
     fn mentions_is_a_byte_search_and_needs_no_read() {
-        let owner = OwnerMetadata::new(Some(Bytes::from_static(b"\x0a\x03abc")));
-        assert!(owner.mentions(&Finder::new("abc")));
-        assert!(!owner.mentions(&Finder::new("abd")));
+        let (config, owner) = held(&[b"\x0a\x03abc"]);
+        assert!(owner.mentions(&config, &Finder::new("abc")));
+        assert!(!owner.mentions(&config, &Finder::new("abd")));
+        assert!(
+            !owner.mentions(&config, &Finder::new("other")),
+            "only its own range is searched"
+        );
         assert!(owner.owner.get().is_none(), "searching reads no owner");
-        assert!(!OwnerMetadata::new(None).mentions(&Finder::new("")));
+        assert!(!OwnerMetadata::new(None).mentions(&config, &Finder::new("")));
     }
 }

@@ -1,6 +1,8 @@
 //! Route side of the index: virtual hosts with their Gateway, routes with their HTTPRoute,
 //! and where each route sends traffic.
 
+use std::fmt;
+
 use bytes::Bytes;
 use prost::Message;
 
@@ -8,16 +10,17 @@ use super::owner_metadata::OwnerMetadata;
 use crate::xds::{RouteActionView, RouteConfigurationView, RouteView, VirtualHostView};
 
 /// One route configuration of the request.
-#[derive(Debug)]
 pub struct RouteConfigEntry {
     /// Name, as referenced by RDS.
     pub name: String,
     /// Its virtual hosts, or why it could not be read.
     pub virtual_hosts: Result<Vec<VirtualHostEntry>, String>,
+    /// The bytes its virtual hosts' and routes' [`OwnerMetadata`] lie in: the route
+    /// configuration itself, or copies of the metadata when it was decoded.
+    metadata_source: Bytes,
 }
 
 /// One virtual host.
-#[derive(Debug)]
 pub struct VirtualHostEntry {
     /// Name.
     pub name: String,
@@ -28,7 +31,6 @@ pub struct VirtualHostEntry {
 }
 
 /// One route.
-#[derive(Debug)]
 pub struct RouteEntry {
     /// Name.
     pub name: String,
@@ -60,29 +62,53 @@ impl RouteConfigEntry {
         super::scan::read(bytes).unwrap_or_else(|| Self::read_exact(bytes))
     }
 
+    /// Read off the wire: metadata stays where it is in `bytes`.
+    pub(super) fn in_place(
+        name: String,
+        virtual_hosts: Vec<VirtualHostEntry>,
+        bytes: &Bytes,
+    ) -> Self {
+        Self {
+            name,
+            virtual_hosts: Ok(virtual_hosts),
+            metadata_source: bytes.clone(),
+        }
+    }
+
+    /// See [`OwnerMetadata`].
+    pub(super) fn metadata_source(&self) -> &[u8] {
+        &self.metadata_source
+    }
+
     /// Indexes one encoded route configuration by decoding all of its metadata.
     pub(super) fn read_exact(bytes: &Bytes) -> Self {
         match RouteConfigurationView::decode(bytes.clone()) {
             Ok(RouteConfigurationView {
                 name,
                 virtual_hosts,
-            }) => Self {
-                name,
-                virtual_hosts: Ok(virtual_hosts
+            }) => {
+                let mut source = Vec::new();
+                let virtual_hosts = virtual_hosts
                     .into_iter()
-                    .map(VirtualHostEntry::read)
-                    .collect()),
-            },
+                    .map(|vhost| VirtualHostEntry::read(vhost, &mut source))
+                    .collect();
+                Self {
+                    name,
+                    virtual_hosts: Ok(virtual_hosts),
+                    metadata_source: source.into(),
+                }
+            }
             Err(e) => Self {
                 name: super::fallback_name(bytes),
                 virtual_hosts: Err(e.to_string()),
+                metadata_source: Bytes::new(),
             },
         }
     }
 }
 
 impl VirtualHostEntry {
-    fn read(view: VirtualHostView) -> Self {
+    fn read(view: VirtualHostView, source: &mut Vec<u8>) -> Self {
         let VirtualHostView {
             name,
             routes,
@@ -90,14 +116,17 @@ impl VirtualHostEntry {
         } = view;
         Self {
             name,
-            gateway: OwnerMetadata::from_records(metadata),
-            routes: routes.into_iter().map(RouteEntry::read).collect(),
+            gateway: OwnerMetadata::copied(&metadata, source),
+            routes: routes
+                .into_iter()
+                .map(|route| RouteEntry::read(route, source))
+                .collect(),
         }
     }
 }
 
 impl RouteEntry {
-    fn read(view: RouteView) -> Self {
+    fn read(view: RouteView, source: &mut Vec<u8>) -> Self {
         let RouteView {
             name,
             metadata,
@@ -105,7 +134,7 @@ impl RouteEntry {
         } = view;
         Self {
             name,
-            owner: OwnerMetadata::from_records(metadata),
+            owner: OwnerMetadata::copied(&metadata, source),
             targets: route.map_or(Targets::None, targets),
         }
     }
@@ -135,5 +164,46 @@ impl Targets {
             Targets::Weighted(clusters) => Some((clusters, true)),
             Targets::None | Targets::Header(_) | Targets::Other => None,
         }
+    }
+}
+
+/// Shown with the owners read, as the index answers for them; where the metadata lies is not
+/// shown, so that both ways of reading a route configuration show the same.
+impl fmt::Debug for RouteConfigEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let virtual_hosts = match &self.virtual_hosts {
+            Ok(vhosts) => Ok(vhosts.iter().map(|v| Shown(self, v)).collect::<Vec<_>>()),
+            Err(e) => Err(e),
+        };
+        f.debug_struct("RouteConfigEntry")
+            .field("name", &self.name)
+            .field("virtual_hosts", &virtual_hosts)
+            .finish()
+    }
+}
+
+/// An entry of a route configuration, for Debug.
+struct Shown<'a, T>(&'a RouteConfigEntry, &'a T);
+
+impl fmt::Debug for Shown<'_, VirtualHostEntry> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Shown(config, vhost) = *self;
+        let routes: Vec<_> = vhost.routes.iter().map(|r| Shown(config, r)).collect();
+        f.debug_struct("VirtualHostEntry")
+            .field("name", &vhost.name)
+            .field("gateway", vhost.gateway.ownership(config))
+            .field("routes", &routes)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Shown<'_, RouteEntry> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Shown(config, route) = *self;
+        f.debug_struct("RouteEntry")
+            .field("name", &route.name)
+            .field("owner", route.owner.ownership(config))
+            .field("targets", &route.targets)
+            .finish()
     }
 }

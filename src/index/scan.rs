@@ -49,10 +49,11 @@ pub(super) fn read(bytes: &Bytes) -> Option<RouteConfigEntry> {
             _ => {}
         }
     }
-    Some(RouteConfigEntry {
-        name: name.to_owned(),
-        virtual_hosts: Ok(virtual_hosts),
-    })
+    Some(RouteConfigEntry::in_place(
+        name.to_owned(),
+        virtual_hosts,
+        bytes,
+    ))
 }
 
 /// A virtual host, from its payload within the route configuration `config`.
@@ -71,7 +72,7 @@ fn virtual_host(config: &Bytes, bytes: &[u8]) -> Option<VirtualHostEntry> {
     }
     Some(VirtualHostEntry {
         name: name.to_owned(),
-        gateway: metadata.kept(config),
+        gateway: metadata.kept(config)?,
         routes,
     })
 }
@@ -92,7 +93,7 @@ fn route(config: &Bytes, bytes: &[u8]) -> Option<RouteEntry> {
     }
     Some(RouteEntry {
         name: name.to_owned(),
-        owner: metadata.kept(config),
+        owner: metadata.kept(config)?,
         targets: match action.0 {
             Some(action) => targets(action)?,
             None => Targets::None,
@@ -161,9 +162,16 @@ impl<'a> Once<'a> {
         self.0.replace(payload).is_none().then_some(())
     }
 
-    /// Metadata read this way, kept unread as a slice of `config`, which holds it.
-    fn kept(self, config: &Bytes) -> OwnerMetadata {
-        OwnerMetadata::new(self.0.map(|metadata| config.slice_ref(metadata)))
+    /// Metadata read this way, kept unread where it lies in `config`.
+    fn kept(self, config: &[u8]) -> Option<OwnerMetadata> {
+        let at = match self.0 {
+            None => None,
+            Some(metadata) => {
+                let start = (metadata.as_ptr() as usize).checked_sub(config.as_ptr() as usize)?;
+                Some(start..start + metadata.len())
+            }
+        };
+        Some(OwnerMetadata::new(at))
     }
 }
 

@@ -236,7 +236,7 @@ impl Report {
             }
             for (vhost, route_decisions) in vhosts.iter().zip(&decision.virtual_hosts) {
                 for (route, route_decision) in vhost.routes.iter().zip(route_decisions) {
-                    let namespace = match route.owner.ownership() {
+                    let namespace = match route.owner.ownership(rc) {
                         Ownership::Owned(owner) => owner.namespace.clone(),
                         _ => String::new(),
                     };

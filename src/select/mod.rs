@@ -15,8 +15,8 @@ use memchr::memmem::Finder;
 
 use crate::config::SelectionConfig;
 use crate::index::{
-    Annotation, ChainKind, HttpChain, Index, Owner, OwnerMetadata, Ownership, RouteEntry, Unusable,
-    VirtualHostEntry,
+    Annotation, ChainKind, HttpChain, Index, Owner, OwnerMetadata, Ownership, RouteConfigEntry,
+    RouteEntry, Unusable, VirtualHostEntry,
 };
 use crate::xds::names;
 pub use order::{Conflict, Placement};
@@ -191,7 +191,7 @@ pub fn decide(config: &SelectionConfig, filter_name: &str, index: &Index) -> Dec
         .route_configs
         .iter()
         .map(|rc| match &rc.virtual_hosts {
-            Ok(vhosts) => decide_route_config(config, &unread, vhosts),
+            Ok(vhosts) => decide_route_config(config, &unread, rc, vhosts),
             Err(_) => RouteConfigDecision::default(),
         })
         .collect();
@@ -228,11 +228,15 @@ impl<'a> UnreadOwners<'a> {
     }
 
     /// Why a route is not selected, when its metadata alone (unread) proves it is not.
-    fn not_selected(&self, owner: &OwnerMetadata) -> Option<NotSelected> {
-        if owner.mentions(&self.annotation) {
+    fn not_selected(
+        &self,
+        route_config: &RouteConfigEntry,
+        owner: &OwnerMetadata,
+    ) -> Option<NotSelected> {
+        if owner.mentions(route_config, &self.annotation) {
             return None;
         }
-        Some(if owner.mentions(&self.owner_entry) {
+        Some(if owner.mentions(route_config, &self.owner_entry) {
             NotSelected::NotAnnotated
         } else {
             NotSelected::NoOwner
@@ -243,18 +247,20 @@ impl<'a> UnreadOwners<'a> {
 fn decide_route_config(
     config: &SelectionConfig,
     unread: &UnreadOwners<'_>,
+    route_config: &RouteConfigEntry,
     vhosts: &[VirtualHostEntry],
 ) -> RouteConfigDecision {
     let mut selected = 0;
     let virtual_hosts = vhosts
         .iter()
         .map(|vhost| {
-            let gateway = gateway_gate(config, &vhost.gateway);
+            let gateway = gateway_gate(config, route_config, &vhost.gateway);
             vhost
                 .routes
                 .iter()
                 .map(|route| {
-                    let decision = decide_route(config, unread, route, gateway.as_ref());
+                    let decision =
+                        decide_route(config, unread, route_config, route, gateway.as_ref());
                     selected += usize::from(matches!(decision, RouteDecision::Selected(_)));
                     decision
                 })
@@ -269,11 +275,15 @@ fn decide_route_config(
 
 /// Whether the virtual host's Gateway passes the configured scoping; `Err` says why not.
 /// The Gateway is read only when scoping is configured.
-fn gateway_gate(config: &SelectionConfig, gateway: &OwnerMetadata) -> Result<(), NotSelected> {
+fn gateway_gate(
+    config: &SelectionConfig,
+    route_config: &RouteConfigEntry,
+    gateway: &OwnerMetadata,
+) -> Result<(), NotSelected> {
     if config.gateway_namespaces.is_none() && config.gateway_annotation.is_none() {
         return Ok(());
     }
-    let owner = match gateway.ownership() {
+    let owner = match gateway.ownership(route_config) {
         Ownership::Owned(owner) => owner,
         Ownership::Unknown => return Err(NotSelected::GatewayUnknown),
         Ownership::Malformed(e) => return Err(NotSelected::GatewayMalformed(e.clone())),
@@ -302,13 +312,14 @@ fn gateway_gate(config: &SelectionConfig, gateway: &OwnerMetadata) -> Result<(),
 fn decide_route(
     config: &SelectionConfig,
     unread: &UnreadOwners<'_>,
+    route_config: &RouteConfigEntry,
     route: &RouteEntry,
     gateway: Result<&(), &NotSelected>,
 ) -> RouteDecision {
-    if let Some(why) = unread.not_selected(&route.owner) {
+    if let Some(why) = unread.not_selected(route_config, &route.owner) {
         return RouteDecision::NotSelected(why);
     }
-    let owner: &Owner = match route.owner.ownership() {
+    let owner: &Owner = match route.owner.ownership(route_config) {
         Ownership::Owned(owner) => owner,
         Ownership::Unknown => return RouteDecision::NotSelected(NotSelected::NoOwner),
         Ownership::Malformed(e) => {

@@ -25,8 +25,8 @@ use std::fmt;
 
 use super::{Decisions, RouteDecision};
 use crate::index::{
-    ClusterEntry, EndpointGroup, Endpoints, Index, Owner, Ownership, RouteEntry, Targets,
-    UpstreamFilters,
+    ClusterEntry, EndpointGroup, Endpoints, Index, Owner, Ownership, RouteConfigEntry, RouteEntry,
+    Targets, UpstreamFilters,
 };
 
 /// How a selected route reaches one cluster: everything its backend names need.
@@ -116,14 +116,14 @@ pub struct Targeted {
 pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> bool) -> Targeted {
     let mut rules = RuleNumbers::for_selected(index, decisions);
     let mut out = Targeted::default();
-    for (position, route, decision) in routes(index, decisions) {
+    for (position, route_config, route, decision) in routes(index, decisions) {
         // Only routes whose HTTPRoute annotation is on can belong to an HTTPRoute with a
         // selected route (EG copies an HTTPRoute's annotations onto all of its routes), and
         // theirs are the owners selection has read.
         if !decision.annotation_on() {
             continue;
         }
-        let Ownership::Owned(owner) = route.owner.ownership() else {
+        let Ownership::Owned(owner) = route.owner.ownership(route_config) else {
             continue;
         };
         let selected = matches!(decision, RouteDecision::Selected(_)) && usable(position.0);
@@ -166,18 +166,26 @@ pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> 
 /// Position of a route: route configuration, virtual host, route.
 type RoutePosition = (usize, usize, usize);
 
-/// Every route of every readable route configuration, with its position and decision.
+/// Every route of every readable route configuration, with its position, route
+/// configuration and decision.
 fn routes<'a>(
     index: &'a Index,
     decisions: &'a Decisions,
-) -> impl Iterator<Item = (RoutePosition, &'a RouteEntry, &'a RouteDecision)> {
+) -> impl Iterator<
+    Item = (
+        RoutePosition,
+        &'a RouteConfigEntry,
+        &'a RouteEntry,
+        &'a RouteDecision,
+    ),
+> {
     let route_configs = index.route_configs.iter().zip(&decisions.route_configs);
     route_configs
         .enumerate()
         .filter_map(|(rc, (entry, decision))| {
-            Some((rc, entry.virtual_hosts.as_ref().ok()?, decision))
+            Some((rc, entry, entry.virtual_hosts.as_ref().ok()?, decision))
         })
-        .flat_map(|(rc, vhosts, decision)| {
+        .flat_map(|(rc, entry, vhosts, decision)| {
             vhosts
                 .iter()
                 .zip(&decision.virtual_hosts)
@@ -188,7 +196,7 @@ fn routes<'a>(
                         .iter()
                         .zip(decisions)
                         .enumerate()
-                        .map(move |(r, (route, decision))| ((rc, vh, r), route, decision))
+                        .map(move |(r, (route, decision))| ((rc, vh, r), entry, route, decision))
                 })
         })
 }
@@ -244,7 +252,7 @@ impl<'a> RuleNumbers<'a> {
                     .zip(&vhost.routes)
                     .filter(|(d, _)| matches!(d, RouteDecision::Selected(_)));
                 for (_, route) in selected {
-                    if let Ownership::Owned(owner) = route.owner.ownership() {
+                    if let Ownership::Owned(owner) = route.owner.ownership(entry) {
                         rules
                             .entry((owner.namespace.as_str(), owner.name.as_str()))
                             .or_insert_with(Vec::new);
