@@ -25,33 +25,70 @@ use super::route::RouteConfigEntry;
 use crate::xds::MetadataView;
 
 /// Metadata whose owner is read when first asked for.
+///
+/// Kept small (32 bytes): a fleet's index holds one per route, and most are never read.
 pub struct OwnerMetadata {
     /// Where the encoded `Metadata` lies in its route configuration's metadata source;
     /// `None` when the resource has no metadata.
-    at: Option<Range<usize>>,
-    owner: OnceLock<Ownership>,
+    at: Option<Span>,
+    /// Boxed: only the owners selection or the report ask for are ever set.
+    owner: OnceLock<Box<Ownership>>,
+}
+
+/// A range of a route configuration's metadata source. Protobuf messages are under 2 GiB,
+/// so 32 bits are enough.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn new(range: Range<usize>) -> Option<Self> {
+        Some(Self {
+            start: u32::try_from(range.start).ok()?,
+            end: u32::try_from(range.end).ok()?,
+        })
+    }
+
+    fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 impl OwnerMetadata {
-    /// Metadata at `at` in its route configuration's source (`None`: there is none), unread.
-    pub(super) fn new(at: Option<Range<usize>>) -> Self {
-        Self {
+    /// Metadata at `at` in its route configuration's source (`None`: there is none), unread;
+    /// `None` when the range is beyond what a protobuf message can hold.
+    pub(super) fn new(at: Option<Range<usize>>) -> Option<Self> {
+        let at = match at {
+            None => None,
+            Some(range) => Some(Span::new(range)?),
+        };
+        Some(Self {
             at,
             owner: OnceLock::new(),
-        }
+        })
     }
 
     /// Metadata decoded as `records` (one per record of the field, which protobuf merges:
     /// reading their concatenation is reading the merge), copied to the end of `source`.
     pub(super) fn copied(records: &[bytes::Bytes], source: &mut Vec<u8>) -> Self {
-        if records.is_empty() {
-            return Self::new(None);
-        }
-        let start = source.len();
-        for record in records {
-            source.extend_from_slice(record);
-        }
-        Self::new(Some(start..source.len()))
+        let at = match records {
+            [] => None,
+            records => {
+                let start = source.len();
+                for record in records {
+                    source.extend_from_slice(record);
+                }
+                Some(start..source.len())
+            }
+        };
+        Self::new(at).unwrap_or_else(|| Self {
+            at: None,
+            owner: OnceLock::from(Box::new(Ownership::Malformed(
+                "metadata beyond the 4 GiB a route configuration can hold".to_owned(),
+            ))),
+        })
     }
 
     /// Whether the resource has metadata at all.
@@ -70,14 +107,16 @@ impl OwnerMetadata {
     /// The owner EG recorded, read now if it was not before. `config` is the route
     /// configuration this metadata was indexed in.
     pub fn ownership(&self, config: &RouteConfigEntry) -> &Ownership {
-        self.owner.get_or_init(|| match self.bytes(config) {
-            None => Ownership::Unknown,
-            Some(metadata) => read(metadata),
+        self.owner.get_or_init(|| {
+            Box::new(match self.bytes(config) {
+                None => Ownership::Unknown,
+                Some(metadata) => read(metadata),
+            })
         })
     }
 
     fn bytes<'a>(&self, config: &'a RouteConfigEntry) -> Option<&'a [u8]> {
-        let at = self.at.clone()?;
+        let at = self.at?.range();
         // Metadata of another route configuration: an error of the caller, not of the input.
         Some(config.metadata_source().get(at).unwrap_or_default())
     }
@@ -298,6 +337,8 @@ mod tests {
             "only its own range is searched"
         );
         assert!(owner.owner.get().is_none(), "searching reads no owner");
-        assert!(!OwnerMetadata::new(None).mentions(&config, &Finder::new("")));
+        let none = OwnerMetadata::new(None).expect("no range is in range");
+        assert!(!none.mentions(&config, &Finder::new("")));
+        assert!(OwnerMetadata::new(Some(0..1 << 33)).is_none());
     }
 }

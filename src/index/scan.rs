@@ -171,7 +171,7 @@ impl<'a> Once<'a> {
                 Some(start..start + metadata.len())
             }
         };
-        Some(OwnerMetadata::new(at))
+        OwnerMetadata::new(at)
     }
 }
 
