@@ -8,6 +8,7 @@
 
 pub mod cluster;
 mod listener;
+mod listener_scan;
 pub mod owner;
 mod owner_metadata;
 mod owner_wire;

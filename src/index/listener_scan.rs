@@ -1,0 +1,345 @@
+//! The listener side of the index, fast path: listeners read straight off the wire.
+//!
+//! Decoding a listener with the prost views meant a `String` or `Bytes` for every filter name,
+//! type URL and configuration of every chain, most of which the index drops again. This reads
+//! the same fields in one walk and allocates only what [`ListenerEntry`] keeps.
+//!
+//! As with route configurations ([`super::scan`]), the answer is either exactly what the
+//! exact path (`ListenerEntry::read_exact`) gives or `None`: the same wire types, UTF-8 checks
+//! and "last one wins" for strings and bytes, and a decline for whatever the fast path does not
+//! judge itself. That is a singular message split over several records (protobuf merges them),
+//! a malformed HCM (whose error text prost writes), and the messages whose mere presence
+//! counts (`config_discovery`, an inline `route_config`, `scoped_routes`): prost validates their
+//! contents too, and EG writes them only on its few internal listeners.
+
+use super::listener::ListenerEntry;
+use super::listener::{ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, Unusable};
+use super::records::{Reader, Record, VARINT};
+use crate::xds::{self, names};
+
+/// Field numbers of the messages read here.
+mod field {
+    pub(super) const LISTENER_NAME: u32 = 1;
+    pub(super) const LISTENER_FILTER_CHAINS: u32 = 3;
+    pub(super) const LISTENER_DEFAULT_FILTER_CHAIN: u32 = 25;
+    pub(super) const CHAIN_FILTERS: u32 = 3;
+    pub(super) const CHAIN_NAME: u32 = 7;
+    pub(super) const FILTER_NAME: u32 = 1;
+    pub(super) const FILTER_TYPED_CONFIG: u32 = 4;
+    pub(super) const FILTER_CONFIG_DISCOVERY: u32 = 5;
+    pub(super) const ANY_TYPE_URL: u32 = 1;
+    pub(super) const ANY_VALUE: u32 = 2;
+    pub(super) const HCM_RDS: u32 = 3;
+    pub(super) const HCM_ROUTE_CONFIG: u32 = 4;
+    pub(super) const HCM_HTTP_FILTERS: u32 = 5;
+    pub(super) const HCM_SCOPED_ROUTES: u32 = 31;
+    pub(super) const HCM_SCHEME_HEADER_TRANSFORMATION: u32 = 48;
+    pub(super) const RDS_ROUTE_CONFIG_NAME: u32 = 2;
+    pub(super) const HTTP_FILTER_NAME: u32 = 1;
+    pub(super) const HTTP_FILTER_TYPED_CONFIG: u32 = 4;
+    pub(super) const SCHEME_MATCH_UPSTREAM: u32 = 2;
+}
+
+/// Indexes one encoded listener, or `None` to ask for the exact path.
+pub(super) fn read(bytes: &[u8]) -> Option<ListenerEntry> {
+    let mut name = "";
+    let mut chains = Vec::new();
+    let mut default_chain = Once::default();
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::LISTENER_NAME => name = record.text()?,
+            field::LISTENER_FILTER_CHAINS => {
+                let locator = ChainLocator::FilterChain(chains.len());
+                chains.push(chain(locator, record.len()?)?);
+            }
+            field::LISTENER_DEFAULT_FILTER_CHAIN => default_chain.set(record)?,
+            _ => {}
+        }
+    }
+    if let Some(default_chain) = default_chain.0 {
+        chains.push(chain(ChainLocator::Default, default_chain)?);
+    }
+    Some(ListenerEntry {
+        name: name.to_owned(),
+        chains: Ok(chains),
+    })
+}
+
+/// A network filter as far as the index reads it.
+struct Filter<'a> {
+    name: &'a str,
+    /// `typed_config`: type URL and value.
+    typed_config: Option<(&'a str, &'a [u8])>,
+}
+
+impl Filter<'_> {
+    /// As `listener::is_hcm` judges the prost view.
+    fn is_hcm(&self) -> bool {
+        self.name == names::HCM_FILTER
+            || self
+                .typed_config
+                .is_some_and(|(type_url, _)| xds::type_name(type_url) == names::HCM_TYPE)
+    }
+}
+
+fn chain(locator: ChainLocator, bytes: &[u8]) -> Option<ChainEntry> {
+    let mut name = "";
+    let mut filters = Vec::new();
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::CHAIN_FILTERS => filters.push(filter(record.len()?)?),
+            field::CHAIN_NAME => name = record.text()?,
+            _ => {}
+        }
+    }
+    let hcm = filters.iter().position(Filter::is_hcm);
+    let kind = match hcm.and_then(|index| Some((index, filters.get(index)?))) {
+        Some((index, hcm)) => read_hcm(index, hcm)?,
+        None => ChainKind::NoHcm(filters.iter().map(|f| f.name.to_owned()).collect()),
+    };
+    Some(ChainEntry {
+        locator,
+        name: name.to_owned(),
+        kind,
+    })
+}
+
+fn filter(bytes: &[u8]) -> Option<Filter<'_>> {
+    let mut name = "";
+    let mut typed_config = Once::default();
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::FILTER_NAME => name = record.text()?,
+            field::FILTER_TYPED_CONFIG => typed_config.set(record)?,
+            // Its contents are validated by prost, not here.
+            field::FILTER_CONFIG_DISCOVERY => return None,
+            _ => {}
+        }
+    }
+    let typed_config = match typed_config.0 {
+        Some(any) => Some(any_fields(any)?),
+        None => None,
+    };
+    Some(Filter { name, typed_config })
+}
+
+/// A `google.protobuf.Any`: its type URL and value.
+fn any_fields(bytes: &[u8]) -> Option<(&str, &[u8])> {
+    let (mut type_url, mut value) = ("", &[][..]);
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::ANY_TYPE_URL => type_url = record.text()?,
+            field::ANY_VALUE => value = record.len()?,
+            _ => {}
+        }
+    }
+    Some((type_url, value))
+}
+
+/// As `listener::read_hcm` reads the prost views; `None` where prost would fail (the exact
+/// path then writes its error) or where the fast path does not judge.
+fn read_hcm(filter_index: usize, filter: &Filter<'_>) -> Option<ChainKind> {
+    let Some((type_url, value)) = filter.typed_config else {
+        return Some(ChainKind::Unusable(Unusable::Malformed(
+            "no typed_config".to_owned(),
+        )));
+    };
+    let type_name = xds::type_name(type_url);
+    if type_name != names::HCM_TYPE {
+        return Some(ChainKind::Unusable(Unusable::UnexpectedType(
+            type_name.to_owned(),
+        )));
+    }
+    let mut rds = Once::default();
+    let mut scheme = Once::default();
+    let mut http_filters = Vec::new();
+    let mut reader = Reader::new(value);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::HCM_RDS => rds.set(record)?,
+            field::HCM_HTTP_FILTERS => http_filters.push(http_filter(record.len()?)?),
+            field::HCM_SCHEME_HEADER_TRANSFORMATION => scheme.set(record)?,
+            field::HCM_ROUTE_CONFIG | field::HCM_SCOPED_ROUTES => return None,
+            _ => {}
+        }
+    }
+    let route_config = match rds.0 {
+        Some(rds) => last_text(rds, field::RDS_ROUTE_CONFIG_NAME)?,
+        None => return Some(ChainKind::Unusable(Unusable::NoRouteSpecifier)),
+    };
+    let match_upstream = match scheme.0 {
+        Some(scheme) => match_upstream(scheme)?,
+        None => false,
+    };
+    Some(ChainKind::Http(HttpChain {
+        filter_index,
+        route_config: route_config.to_owned(),
+        http_filters,
+        match_upstream,
+    }))
+}
+
+fn http_filter(bytes: &[u8]) -> Option<HttpFilterEntry> {
+    let mut name = "";
+    let mut typed_config = Once::default();
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        match record.number {
+            field::HTTP_FILTER_NAME => name = record.text()?,
+            field::HTTP_FILTER_TYPED_CONFIG => typed_config.set(record)?,
+            _ => {}
+        }
+    }
+    let config_type = match typed_config.0 {
+        Some(any) => Some(xds::type_name(last_text(any, field::ANY_TYPE_URL)?).to_owned()),
+        None => None,
+    };
+    Some(HttpFilterEntry {
+        name: name.to_owned(),
+        config_type,
+    })
+}
+
+/// The string field `number` of a message with no other field read, last record winning
+/// (empty when absent).
+fn last_text(bytes: &[u8], number: u32) -> Option<&str> {
+    let mut text = "";
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        if record.number == number {
+            text = record.text()?;
+        }
+    }
+    Some(text)
+}
+
+/// `SchemeHeaderTransformation.match_upstream`, a `bool`, last record winning.
+fn match_upstream(bytes: &[u8]) -> Option<bool> {
+    let mut value = false;
+    let mut reader = Reader::new(bytes);
+    while let Some(record) = reader.next()? {
+        if record.number == field::SCHEME_MATCH_UPSTREAM {
+            if record.wire_type != VARINT {
+                return None;
+            }
+            // A varint is non-zero when any of its 7-bit groups is.
+            value = record.payload.iter().any(|byte| byte & 0x7f != 0);
+        }
+    }
+    Some(value)
+}
+
+/// A singular message field: its payload, from exactly one record. A second record would
+/// merge into the first in protobuf; the fast path declines (`None`) rather than merge.
+#[derive(Default)]
+struct Once<'a>(Option<&'a [u8]>);
+
+impl<'a> Once<'a> {
+    #[inline(always)]
+    fn set(&mut self, record: Record<'a>) -> Option<()> {
+        let payload = record.len()?;
+        self.0.replace(payload).is_none().then_some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::{self, Preset};
+    use bytes::Bytes;
+
+    fn exact(bytes: &Bytes) -> String {
+        format!("{:?}", ListenerEntry::read_exact(bytes))
+    }
+
+    fn fast(bytes: &Bytes) -> Option<String> {
+        read(bytes).map(|entry| format!("{entry:?}"))
+    }
+
+    #[test]
+    fn generated_listeners_take_the_fast_path_with_the_exact_answer() {
+        let request = workload::preset(Preset::Small);
+        for listener in &request.listeners {
+            assert_eq!(fast(listener).as_deref(), Some(exact(listener).as_str()));
+        }
+    }
+
+    #[test]
+    fn every_corruption_gives_the_exact_answer_or_falls_back() {
+        // An HTTPS listener (SNI chains, each an HCM with filters and scheme settings) and an
+        // HTTP listener next to TCP proxy chains: every field the fast path reads.
+        let request = workload::preset(Preset::Small);
+        let (mut answered, mut declined) = (0, 0);
+        for original in request.listeners.iter().take(4) {
+            let original = original.to_vec();
+            for at in 0..original.len() {
+                let mut byte_values = vec![0x00, 0x0a, 0x12, 0x1a, 0x2a, 0xff];
+                byte_values.extend(original.get(at).map(|b| b ^ 0x01));
+                for replace in byte_values {
+                    let mut bytes = original.clone();
+                    if let Some(byte) = bytes.get_mut(at) {
+                        *byte = replace;
+                    }
+                    let bytes = Bytes::from(bytes);
+                    match fast(&bytes) {
+                        Some(answer) => {
+                            answered += 1;
+                            assert_eq!(answer, exact(&bytes), "byte {at} set to {replace:#x}");
+                        }
+                        None => declined += 1,
+                    }
+                }
+                let cut = Bytes::copy_from_slice(original.get(..at).unwrap_or_default());
+                if let Some(answer) = fast(&cut) {
+                    assert_eq!(answer, exact(&cut), "cut at {at}");
+                }
+            }
+        }
+        assert!(
+            answered > declined,
+            "{answered} answered, {declined} declined"
+        );
+    }
+
+    #[test]
+    fn what_protobuf_would_merge_or_validate_takes_the_exact_path() {
+        use crate::wire::put_len;
+        let mut hcm = Vec::new();
+        put_len(&mut hcm, field::HCM_RDS, b"\x12\x02rc");
+        let mut any = Vec::new();
+        put_len(&mut any, field::ANY_TYPE_URL, names::HCM_TYPE.as_bytes());
+        put_len(&mut any, field::ANY_VALUE, &hcm);
+        let listener = |filter: &[u8]| {
+            let mut chain = Vec::new();
+            put_len(&mut chain, field::CHAIN_FILTERS, filter);
+            let mut listener = Vec::new();
+            put_len(&mut listener, field::LISTENER_FILTER_CHAINS, &chain);
+            Bytes::from(listener)
+        };
+        let mut plain = Vec::new();
+        put_len(&mut plain, field::FILTER_TYPED_CONFIG, &any);
+        let plain = listener(&plain);
+        assert_eq!(fast(&plain).as_deref(), Some(exact(&plain).as_str()));
+        assert!(exact(&plain).contains(r#"route_config: "rc""#));
+
+        let mut split = Vec::new();
+        put_len(&mut split, field::FILTER_TYPED_CONFIG, &any);
+        put_len(&mut split, field::FILTER_TYPED_CONFIG, &any);
+        assert_eq!(fast(&listener(&split)), None);
+
+        let mut discovered = Vec::new();
+        put_len(
+            &mut discovered,
+            field::FILTER_NAME,
+            names::HCM_FILTER.as_bytes(),
+        );
+        put_len(&mut discovered, field::FILTER_CONFIG_DISCOVERY, b"");
+        let discovered = listener(&discovered);
+        assert_eq!(fast(&discovered), None);
+        assert!(exact(&discovered).contains("ConfigDiscovery"));
+    }
+}
