@@ -125,13 +125,14 @@ fn annotated_scenarios_are_patched_exactly_where_routes_are_selected() {
             .iter()
             .zip(&report.decisions.route_configs)
             .filter_map(|(rc, d)| {
-                Some(rc.virtual_hosts.as_ref().ok()?.iter().zip(&d.virtual_hosts))
+                let vhosts = rc.virtual_hosts.as_ref().ok()?;
+                Some(vhosts.iter().zip(&d.virtual_hosts).map(move |v| (rc, v)))
             })
             .flatten()
-            .flat_map(|(vhost, routes)| vhost.routes.iter().zip(routes))
-            .filter(|(_, d)| matches!(d, RouteDecision::Selected(_)))
-            .filter_map(|(route, _)| route.targets.clusters())
-            .flat_map(|(names, _)| names.iter())
+            .flat_map(|(rc, (vhost, routes))| vhost.routes.iter().zip(routes).map(move |r| (rc, r)))
+            .filter(|(_, (_, d))| matches!(d, RouteDecision::Selected(_)))
+            .filter_map(|(rc, (route, _))| Some((rc, route.targets.clusters()?.0)))
+            .flat_map(|(rc, names)| names.iter().map(move |name| rc.text(*name)))
             .filter_map(|name| report.index.clusters.position(name))
             .collect();
         for (i, (before, after)) in request

@@ -69,12 +69,17 @@ fn with_stub_backends(mut request: PostTranslateModifyRequest) -> PostTranslateM
     let mut missing: Vec<String> = index
         .route_configs
         .iter()
-        .filter_map(|rc| rc.virtual_hosts.as_ref().ok())
+        .filter_map(|rc| Some(rc.virtual_hosts.as_ref().ok()?.iter().map(move |v| (rc, v))))
         .flatten()
-        .flat_map(|vhost| &vhost.routes)
-        .filter_map(|route| match &route.targets {
+        .flat_map(|(rc, vhost)| vhost.routes.iter().map(move |route| (rc, route)))
+        .filter_map(|(rc, route)| match &route.targets {
             Targets::Cluster(_) | Targets::Weighted(_) => {
-                route.targets.clusters().map(|(names, _)| names.to_vec())
+                route.targets.clusters().map(|(names, _)| {
+                    names
+                        .iter()
+                        .map(|n| rc.text(*n).to_owned())
+                        .collect::<Vec<_>>()
+                })
             }
             _ => None,
         })

@@ -121,7 +121,7 @@ fn shapes_are_eg_like() {
             );
             for route in &vhost.routes {
                 let Ownership::Owned(owner) = route.owner.ownership(rc) else {
-                    panic!("{} has no owner", route.name)
+                    panic!("{} has no owner", rc.text(route.name))
                 };
                 assert_eq!(owner.kind, "HTTPRoute");
                 namespaces.insert(owner.namespace.clone());
@@ -178,7 +178,7 @@ fn annotated_routes_and_only_they_are_selected_by_default() {
                     matches!(decision, RouteDecision::Selected(_)),
                     annotated,
                     "{}: {decision:?}",
-                    route.name
+                    rc.text(route.name)
                 );
                 if annotated {
                     selected += 1

@@ -26,7 +26,7 @@ pub use listener::{
 };
 pub use owner::{Annotation, Annotations, Owner, Ownership};
 pub use owner_metadata::OwnerMetadata;
-pub use route::{RouteConfigEntry, RouteEntry, Targets, VirtualHostEntry};
+pub use route::{RouteConfigEntry, RouteEntry, Targets, Text, VirtualHostEntry};
 
 /// Everything the hook knows about one request, in request order.
 #[derive(Debug, Default)]

@@ -13,7 +13,6 @@
 //! so its owner is read through the [`RouteConfigEntry`] that holds it.
 
 use std::fmt;
-use std::ops::Range;
 use std::sync::OnceLock;
 
 use memchr::memmem::Finder;
@@ -21,7 +20,7 @@ use prost::Message;
 
 use super::owner::{Ownership, ownership};
 use super::owner_wire;
-use super::route::RouteConfigEntry;
+use super::route::{RouteConfigEntry, Text};
 use crate::xds::MetadataView;
 
 /// Metadata whose owner is read when first asked for.
@@ -30,44 +29,18 @@ use crate::xds::MetadataView;
 pub struct OwnerMetadata {
     /// Where the encoded `Metadata` lies in its route configuration's metadata source;
     /// `None` when the resource has no metadata.
-    at: Option<Span>,
+    at: Option<Text>,
     /// Boxed: only the owners selection or the report ask for are ever set.
     owner: OnceLock<Box<Ownership>>,
 }
 
-/// A range of a route configuration's metadata source. Protobuf messages are under 2 GiB,
-/// so 32 bits are enough.
-#[derive(Debug, Clone, Copy)]
-struct Span {
-    start: u32,
-    end: u32,
-}
-
-impl Span {
-    fn new(range: Range<usize>) -> Option<Self> {
-        Some(Self {
-            start: u32::try_from(range.start).ok()?,
-            end: u32::try_from(range.end).ok()?,
-        })
-    }
-
-    fn range(self) -> Range<usize> {
-        self.start as usize..self.end as usize
-    }
-}
-
 impl OwnerMetadata {
-    /// Metadata at `at` in its route configuration's source (`None`: there is none), unread;
-    /// `None` when the range is beyond what a protobuf message can hold.
-    pub(super) fn new(at: Option<Range<usize>>) -> Option<Self> {
-        let at = match at {
-            None => None,
-            Some(range) => Some(Span::new(range)?),
-        };
-        Some(Self {
+    /// Metadata at `at` in its route configuration's source (`None`: there is none), unread.
+    pub(super) fn at(at: Option<Text>) -> Self {
+        Self {
             at,
             owner: OnceLock::new(),
-        })
+        }
     }
 
     /// Metadata decoded as `records` (one per record of the field, which protobuf merges:
@@ -75,20 +48,10 @@ impl OwnerMetadata {
     pub(super) fn copied(records: &[bytes::Bytes], source: &mut Vec<u8>) -> Self {
         let at = match records {
             [] => None,
-            records => {
-                let start = source.len();
-                for record in records {
-                    source.extend_from_slice(record);
-                }
-                Some(start..source.len())
-            }
+            [record] => Some(Text::copied(record, source)),
+            records => Some(Text::copied(&records.concat(), source)),
         };
-        Self::new(at).unwrap_or_else(|| Self {
-            at: None,
-            owner: OnceLock::from(Box::new(Ownership::Malformed(
-                "metadata beyond the 4 GiB a route configuration can hold".to_owned(),
-            ))),
-        })
+        Self::at(at)
     }
 
     /// Whether the resource has metadata at all.
@@ -116,9 +79,8 @@ impl OwnerMetadata {
     }
 
     fn bytes<'a>(&self, config: &'a RouteConfigEntry) -> Option<&'a [u8]> {
-        let at = self.at?.range();
         // Metadata of another route configuration: an error of the caller, not of the input.
-        Some(config.metadata_source().get(at).unwrap_or_default())
+        Some(config.bytes(self.at?).unwrap_or_default())
     }
 }
 
@@ -337,8 +299,10 @@ mod tests {
             "only its own range is searched"
         );
         assert!(owner.owner.get().is_none(), "searching reads no owner");
-        let none = OwnerMetadata::new(None).expect("no range is in range");
-        assert!(!none.mentions(&config, &Finder::new("")));
-        assert!(OwnerMetadata::new(Some(0..1 << 33)).is_none());
+        assert!(!OwnerMetadata::at(None).mentions(&config, &Finder::new("")));
+        assert!(
+            Text::new(0..1 << 33).is_none(),
+            "ranges beyond 32 bits are refused"
+        );
     }
 }

@@ -1,7 +1,13 @@
 //! Route side of the index: virtual hosts with their Gateway, routes with their HTTPRoute,
 //! and where each route sends traffic.
+//!
+//! A fleet's route configurations hold tens of thousands of routes, and the index keeps their
+//! strings (names, cluster targets) and metadata as [`Text`] ranges of the route
+//! configuration's bytes rather than copies: one handle per route configuration instead of
+//! several allocations per route. Read them through the [`RouteConfigEntry`].
 
 use std::fmt;
+use std::ops::Range;
 
 use bytes::Bytes;
 use prost::Message;
@@ -15,15 +21,58 @@ pub struct RouteConfigEntry {
     pub name: String,
     /// Its virtual hosts, or why it could not be read.
     pub virtual_hosts: Result<Vec<VirtualHostEntry>, String>,
-    /// The bytes its virtual hosts' and routes' [`OwnerMetadata`] lie in: the route
-    /// configuration itself, or copies of the metadata when it was decoded.
-    metadata_source: Bytes,
+    /// The bytes its [`Text`]s and [`OwnerMetadata`] lie in: the route configuration itself,
+    /// or copies of what was kept when it was decoded.
+    source: Bytes,
+}
+
+/// A string or message of a route configuration, where it lies in the entry's source: read
+/// it with [`RouteConfigEntry::text`]. Protobuf messages are under 2 GiB, so 32 bits do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Text {
+    start: u32,
+    end: u32,
+}
+
+impl Text {
+    /// The range `range`, if 32 bits hold it.
+    pub(super) fn new(range: Range<usize>) -> Option<Self> {
+        Some(Self {
+            start: u32::try_from(range.start).ok()?,
+            end: u32::try_from(range.end).ok()?,
+        })
+    }
+
+    /// Where `part`, a slice of `whole`, lies in it; an empty `part` may lie anywhere.
+    pub(super) fn within(whole: &[u8], part: &[u8]) -> Option<Self> {
+        if part.is_empty() {
+            return Some(Self::default());
+        }
+        let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+        let end = start
+            .checked_add(part.len())
+            .filter(|end| *end <= whole.len())?;
+        Self::new(start..end)
+    }
+
+    /// `part` appended to `source`, when a route configuration is decoded rather than read
+    /// in place. `source` stays under the route configuration's own size, which protobuf
+    /// keeps under 2 GiB; beyond 4 GiB the text would read as empty.
+    pub(super) fn copied(part: &[u8], source: &mut Vec<u8>) -> Self {
+        let start = source.len();
+        source.extend_from_slice(part);
+        Self::new(start..source.len()).unwrap_or_default()
+    }
+
+    pub(super) fn range(self) -> Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// One virtual host.
 pub struct VirtualHostEntry {
     /// Name.
-    pub name: String,
+    pub name: Text,
     /// The Gateway (and listener, as section name) it was built for, read when first asked.
     pub gateway: OwnerMetadata,
     /// Its routes, in order.
@@ -33,24 +82,24 @@ pub struct VirtualHostEntry {
 /// One route.
 pub struct RouteEntry {
     /// Name.
-    pub name: String,
+    pub name: Text,
     /// The HTTPRoute it was built from, read when first asked.
     pub owner: OwnerMetadata,
     /// Where it sends traffic.
     pub targets: Targets,
 }
 
-/// Where a route sends traffic.
+/// Where a route sends traffic; names are read with [`RouteConfigEntry::text`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Targets {
     /// Not a forwarding route (redirect, direct response, ...).
     None,
     /// One named cluster (`cluster`).
-    Cluster(String),
+    Cluster(Text),
     /// A traffic split (`weighted_clusters`): the clusters, in order.
-    Weighted(Vec<String>),
+    Weighted(Vec<Text>),
     /// The cluster is chosen per request from a header.
-    Header(String),
+    Header(Text),
     /// Some other cluster specifier (plugins).
     Other,
 }
@@ -62,7 +111,7 @@ impl RouteConfigEntry {
         super::scan::read(bytes).unwrap_or_else(|| Self::read_exact(bytes))
     }
 
-    /// Read off the wire: metadata stays where it is in `bytes`.
+    /// Read off the wire: texts and metadata stay where they are in `bytes`.
     pub(super) fn in_place(
         name: String,
         virtual_hosts: Vec<VirtualHostEntry>,
@@ -71,13 +120,20 @@ impl RouteConfigEntry {
         Self {
             name,
             virtual_hosts: Ok(virtual_hosts),
-            metadata_source: bytes.clone(),
+            source: bytes.clone(),
         }
     }
 
-    /// See [`OwnerMetadata`].
-    pub(super) fn metadata_source(&self) -> &[u8] {
-        &self.metadata_source
+    /// A name or target of this route configuration's entries. The index checked it is
+    /// UTF-8; a `Text` of another route configuration reads as whatever lies there, or empty.
+    pub fn text(&self, text: Text) -> &str {
+        let bytes = self.bytes(text).unwrap_or_default();
+        std::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// The bytes at `at`, if they are within this route configuration's source.
+    pub(super) fn bytes(&self, at: Text) -> Option<&[u8]> {
+        self.source.get(at.range())
     }
 
     /// Indexes one encoded route configuration by decoding all of its metadata.
@@ -95,13 +151,13 @@ impl RouteConfigEntry {
                 Self {
                     name,
                     virtual_hosts: Ok(virtual_hosts),
-                    metadata_source: source.into(),
+                    source: source.into(),
                 }
             }
             Err(e) => Self {
                 name: super::fallback_name(bytes),
                 virtual_hosts: Err(e.to_string()),
-                metadata_source: Bytes::new(),
+                source: Bytes::new(),
             },
         }
     }
@@ -115,7 +171,7 @@ impl VirtualHostEntry {
             metadata,
         } = view;
         Self {
-            name,
+            name: Text::copied(name.as_bytes(), source),
             gateway: OwnerMetadata::copied(&metadata, source),
             routes: routes
                 .into_iter()
@@ -133,32 +189,37 @@ impl RouteEntry {
             route,
         } = view;
         Self {
-            name,
+            name: Text::copied(name.as_bytes(), source),
             owner: OwnerMetadata::copied(&metadata, source),
-            targets: route.map_or(Targets::None, targets),
+            targets: route.map_or(Targets::None, |action| targets(action, source)),
         }
     }
 }
 
-pub(super) fn targets(action: RouteActionView) -> Targets {
+fn targets(action: RouteActionView, source: &mut Vec<u8>) -> Targets {
     let RouteActionView {
         cluster,
         cluster_header,
         weighted_clusters,
     } = action;
+    let mut text = |t: String| Text::copied(t.as_bytes(), source);
     match (cluster, cluster_header, weighted_clusters) {
-        (Some(cluster), _, _) => Targets::Cluster(cluster),
-        (None, Some(header), _) => Targets::Header(header),
-        (None, None, Some(weighted)) => {
-            Targets::Weighted(weighted.clusters.into_iter().map(|c| c.name).collect())
-        }
+        (Some(cluster), _, _) => Targets::Cluster(text(cluster)),
+        (None, Some(header), _) => Targets::Header(text(header)),
+        (None, None, Some(weighted)) => Targets::Weighted(
+            weighted
+                .clusters
+                .into_iter()
+                .map(|c| text(c.name))
+                .collect(),
+        ),
         (None, None, None) => Targets::Other,
     }
 }
 
 impl Targets {
     /// The clusters traffic goes to, and whether they are a weighted split.
-    pub fn clusters(&self) -> Option<(&[String], bool)> {
+    pub fn clusters(&self) -> Option<(&[Text], bool)> {
         match self {
             Targets::Cluster(cluster) => Some((std::slice::from_ref(cluster), false)),
             Targets::Weighted(clusters) => Some((clusters, true)),
@@ -167,7 +228,7 @@ impl Targets {
     }
 }
 
-/// Shown with the owners read, as the index answers for them; where the metadata lies is not
+/// Shown with texts and owners read, as the index answers for them; where they lie is not
 /// shown, so that both ways of reading a route configuration show the same.
 impl fmt::Debug for RouteConfigEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -190,7 +251,7 @@ impl fmt::Debug for Shown<'_, VirtualHostEntry> {
         let Shown(config, vhost) = *self;
         let routes: Vec<_> = vhost.routes.iter().map(|r| Shown(config, r)).collect();
         f.debug_struct("VirtualHostEntry")
-            .field("name", &vhost.name)
+            .field("name", &config.text(vhost.name))
             .field("gateway", vhost.gateway.ownership(config))
             .field("routes", &routes)
             .finish()
@@ -201,9 +262,50 @@ impl fmt::Debug for Shown<'_, RouteEntry> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Shown(config, route) = *self;
         f.debug_struct("RouteEntry")
-            .field("name", &route.name)
+            .field("name", &config.text(route.name))
             .field("owner", route.owner.ownership(config))
-            .field("targets", &route.targets)
+            .field("targets", &Shown(config, &route.targets))
             .finish()
+    }
+}
+
+impl fmt::Debug for Shown<'_, Targets> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Shown(config, targets) = *self;
+        match targets {
+            Targets::None => f.write_str("None"),
+            Targets::Cluster(c) => f.debug_tuple("Cluster").field(&config.text(*c)).finish(),
+            Targets::Weighted(cs) => {
+                let names: Vec<&str> = cs.iter().map(|c| config.text(*c)).collect();
+                f.debug_tuple("Weighted").field(&names).finish()
+            }
+            Targets::Header(h) => f.debug_tuple("Header").field(&config.text(*h)).finish(),
+            Targets::Other => f.write_str("Other"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_ranges_of_their_route_configuration() {
+        let bytes = Bytes::from_static(b"..name..");
+        let config = RouteConfigEntry::in_place(String::new(), Vec::new(), &bytes);
+        let name = bytes.get(2..6).unwrap_or_default();
+        let text = Text::within(&bytes, name).expect("a slice of the bytes");
+        assert_eq!(config.text(text), "name");
+        assert_eq!(
+            Text::within(&bytes, b"name"),
+            None,
+            "not a slice of the bytes"
+        );
+        assert_eq!(Text::within(&bytes, b""), Some(Text::default()));
+        assert_eq!(config.text(Text::new(6..60).unwrap_or_default()), "");
+        let mut source = b"abc".to_vec();
+        let copied = Text::copied(b"def", &mut source);
+        let decoded = RouteConfigEntry::in_place(String::new(), Vec::new(), &source.into());
+        assert_eq!(decoded.text(copied), "def");
     }
 }

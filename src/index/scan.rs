@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 use super::owner_metadata::OwnerMetadata;
 use super::records::{Reader, Record};
-use super::route::{RouteConfigEntry, RouteEntry, Targets, VirtualHostEntry};
+use super::route::{RouteConfigEntry, RouteEntry, Targets, Text, VirtualHostEntry};
 
 /// Field numbers of the messages read here (`envoy.config.route.v3`).
 mod field {
@@ -71,7 +71,7 @@ fn virtual_host(config: &Bytes, bytes: &[u8]) -> Option<VirtualHostEntry> {
         }
     }
     Some(VirtualHostEntry {
-        name: name.to_owned(),
+        name: Text::within(config, name.as_bytes())?,
         gateway: metadata.kept(config)?,
         routes,
     })
@@ -92,17 +92,17 @@ fn route(config: &Bytes, bytes: &[u8]) -> Option<RouteEntry> {
         }
     }
     Some(RouteEntry {
-        name: name.to_owned(),
+        name: Text::within(config, name.as_bytes())?,
         owner: metadata.kept(config)?,
         targets: match action.0 {
-            Some(action) => targets(action)?,
+            Some(action) => targets(config, action)?,
             None => Targets::None,
         },
     })
 }
 
-/// A `RouteAction`'s cluster specifier, as [`super::route::targets`] reads the prost view.
-fn targets(bytes: &[u8]) -> Option<Targets> {
+/// A `RouteAction`'s cluster specifier, as the exact path reads the prost view.
+fn targets(config: &[u8], bytes: &[u8]) -> Option<Targets> {
     let (mut cluster, mut header) = (None, None);
     let mut weighted = Once::default();
     let mut reader = Reader::new(bytes);
@@ -116,23 +116,25 @@ fn targets(bytes: &[u8]) -> Option<Targets> {
     }
     // Read (and so checked) even when `cluster` wins, as prost decodes every field.
     let weighted = match weighted.0 {
-        Some(bytes) => Some(weighted_names(bytes)?),
+        Some(bytes) => Some(weighted_names(config, bytes)?),
         None => None,
     };
+    let text = |t: &str| Text::within(config, t.as_bytes());
     Some(match (cluster, header, weighted) {
-        (Some(cluster), _, _) => Targets::Cluster(cluster.to_owned()),
-        (None, Some(header), _) => Targets::Header(header.to_owned()),
+        (Some(cluster), _, _) => Targets::Cluster(text(cluster)?),
+        (None, Some(header), _) => Targets::Header(text(header)?),
         (None, None, Some(weighted)) => Targets::Weighted(weighted),
         (None, None, None) => Targets::Other,
     })
 }
 
-fn weighted_names(bytes: &[u8]) -> Option<Vec<String>> {
+fn weighted_names(config: &[u8], bytes: &[u8]) -> Option<Vec<Text>> {
     let mut names = Vec::new();
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         if record.number == field::WEIGHTED_CLUSTERS {
-            names.push(cluster_weight_name(record.len()?)?.to_owned());
+            let name = cluster_weight_name(record.len()?)?;
+            names.push(Text::within(config, name.as_bytes())?);
         }
     }
     Some(names)
@@ -166,12 +168,9 @@ impl<'a> Once<'a> {
     fn kept(self, config: &[u8]) -> Option<OwnerMetadata> {
         let at = match self.0 {
             None => None,
-            Some(metadata) => {
-                let start = (metadata.as_ptr() as usize).checked_sub(config.as_ptr() as usize)?;
-                Some(start..start + metadata.len())
-            }
+            Some(metadata) => Some(Text::within(config, metadata)?),
         };
-        OwnerMetadata::new(at)
+        Some(OwnerMetadata::at(at))
     }
 }
 

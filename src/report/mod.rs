@@ -249,8 +249,8 @@ impl Report {
                     };
                     lines.push(RouteLine {
                         route_config: rc.name.clone(),
-                        virtual_host: vhost.name.clone(),
-                        route: route.name.clone(),
+                        virtual_host: rc.text(vhost.name).to_owned(),
+                        route: rc.text(route.name).to_owned(),
                         namespace,
                         decision,
                         reason,

@@ -115,14 +115,13 @@ fn patch_reason(patch: &UpstreamPatch) -> String {
 
 /// How the report names a selected route whose clusters cannot be followed.
 pub fn route_subject(index: &Index, u: &Unresolved) -> String {
-    let route = index
-        .route_configs
-        .get(u.route_config)
-        .and_then(|rc| rc.virtual_hosts.as_ref().ok())
-        .and_then(|vhosts| vhosts.get(u.virtual_host))
-        .and_then(|vhost| vhost.routes.get(u.route));
+    let route = index.route_configs.get(u.route_config).and_then(|rc| {
+        let vhosts = rc.virtual_hosts.as_ref().ok()?;
+        let route = vhosts.get(u.virtual_host)?.routes.get(u.route)?;
+        Some(rc.text(route.name))
+    });
     match route {
-        Some(route) => format!("route {:?}", route.name),
+        Some(name) => format!("route {name:?}"),
         None => format!(
             "route_configs[{}] virtual_hosts[{}] routes[{}]",
             u.route_config, u.virtual_host, u.route

@@ -26,7 +26,7 @@ use std::fmt;
 use super::{Decisions, RouteDecision};
 use crate::index::{
     ClusterEntry, EndpointGroup, Endpoints, Index, Owner, Ownership, RouteConfigEntry, RouteEntry,
-    Targets, UpstreamFilters,
+    Targets, Text, UpstreamFilters,
 };
 
 /// How a selected route reaches one cluster: everything its backend names need.
@@ -116,14 +116,14 @@ pub struct Targeted {
 pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> bool) -> Targeted {
     let mut rules = RuleNumbers::for_selected(index, decisions);
     let mut out = Targeted::default();
-    for (position, route_config, route, decision) in routes(index, decisions) {
+    for (position, config, route, decision) in routes(index, decisions) {
         // Only routes whose HTTPRoute annotation is on can belong to an HTTPRoute with a
         // selected route (EG copies an HTTPRoute's annotations onto all of its routes), and
         // theirs are the owners selection has read.
         if !decision.annotation_on() {
             continue;
         }
-        let Ownership::Owned(owner) = route.owner.ownership(route_config) else {
+        let Ownership::Owned(owner) = route.owner.ownership(config) else {
             continue;
         };
         let selected = matches!(decision, RouteDecision::Selected(_)) && usable(position.0);
@@ -137,7 +137,9 @@ pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> 
         let Some((clusters, weighted)) = route.targets.clusters() else {
             if selected {
                 let reason = match &route.targets {
-                    Targets::Header(header) => UnresolvedReason::Header(header.clone()),
+                    Targets::Header(header) => {
+                        UnresolvedReason::Header(config.text(*header).to_owned())
+                    }
                     Targets::Other => UnresolvedReason::OtherSpecifier,
                     Targets::None | Targets::Cluster(_) | Targets::Weighted(_) => continue,
                 };
@@ -145,18 +147,21 @@ pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> 
             }
             continue;
         };
-        let Some(rule) = rules.number(owner, clusters) else {
+        let Some(rule) = rules.number(owner, Rule(config, clusters)) else {
             continue; // an HTTPRoute with no selected route
         };
         if !selected {
             continue;
         }
         for (j, name) in clusters.iter().enumerate() {
+            let name = config.text(*name);
             match index.clusters.position(name) {
                 Some(cluster) => out.reached(cluster, owner, rule, weighted.then_some(j)),
                 None => out
                     .unresolved
-                    .push(unresolved(UnresolvedReason::MissingCluster(name.clone()))),
+                    .push(unresolved(UnresolvedReason::MissingCluster(
+                        name.to_owned(),
+                    ))),
             }
         }
     }
@@ -233,7 +238,24 @@ impl Targeted {
 /// Rule numbers of the HTTPRoutes (namespace, name) that have a selected route: the targets of
 /// their rules, in the order their first route appeared.
 struct RuleNumbers<'a> {
-    rules: HashMap<(&'a str, &'a str), Vec<&'a [String]>>,
+    rules: HashMap<(&'a str, &'a str), Vec<Rule<'a>>>,
+}
+
+/// What a rule's routes target: cluster names of a route configuration.
+#[derive(Clone, Copy)]
+struct Rule<'a>(&'a RouteConfigEntry, &'a [Text]);
+
+/// The same clusters, in the same order, wherever the names lie.
+impl PartialEq for Rule<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let Rule(config, names) = *self;
+        let Rule(other_config, other_names) = *other;
+        names.len() == other_names.len()
+            && names
+                .iter()
+                .zip(other_names)
+                .all(|(a, b)| config.text(*a) == other_config.text(*b))
+    }
 }
 
 impl<'a> RuleNumbers<'a> {
@@ -265,7 +287,7 @@ impl<'a> RuleNumbers<'a> {
 
     /// The number of the rule of `owner` that targets `clusters`, numbering it if it is new;
     /// `None` for an HTTPRoute without a selected route.
-    fn number(&mut self, owner: &'a Owner, clusters: &'a [String]) -> Option<usize> {
+    fn number(&mut self, owner: &'a Owner, clusters: Rule<'a>) -> Option<usize> {
         let seen = self
             .rules
             .get_mut(&(owner.namespace.as_str(), owner.name.as_str()))?;
