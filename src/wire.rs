@@ -208,33 +208,26 @@ where
 {
     let mut out: Option<Vec<u8>> = None;
     let mut seen = Occurrences::default();
-    let mut copied_upto = 0;
+    // Records are copied in runs: everything from `unchanged_from` to the next edited record
+    // goes over in one copy.
+    let (mut unchanged_from, mut end) = (0, 0);
     for field in fields(message) {
         let field = field?;
-        let start = copied_upto;
-        copied_upto += field.record.len();
+        let start = end;
+        end += field.record.len();
         if field.wire_type != WireType::LengthDelimited {
-            if let Some(out) = out.as_mut() {
-                out.extend_from_slice(field.record);
-            }
             continue;
         }
         let occurrence = seen.next(field.number);
-        match edit(field.number, occurrence, field.payload)? {
-            Some(payload) => {
-                let out = out.get_or_insert_with(|| {
-                    let mut out = Vec::with_capacity(message.len() + 256);
-                    out.extend_from_slice(message.get(..start).unwrap_or_default());
-                    out
-                });
-                put_len(out, field.number, &payload);
-            }
-            None => {
-                if let Some(out) = out.as_mut() {
-                    out.extend_from_slice(field.record);
-                }
-            }
+        if let Some(payload) = edit(field.number, occurrence, field.payload)? {
+            let out = out.get_or_insert_with(|| Vec::with_capacity(message.len() + 256));
+            out.extend_from_slice(message.get(unchanged_from..start).unwrap_or_default());
+            put_len(out, field.number, &payload);
+            unchanged_from = end;
         }
+    }
+    if let Some(out) = out.as_mut() {
+        out.extend_from_slice(message.get(unchanged_from..).unwrap_or_default());
     }
     Ok(out)
 }
