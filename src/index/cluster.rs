@@ -8,12 +8,13 @@
 //! Backend it came from; clusters whose endpoints arrive by EDS carry no endpoints here, so
 //! they carry no backend identity either.
 
-use foldhash::{HashMap, HashMapExt};
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use bytes::Bytes;
 use prost::Message;
 
+use super::names::Names;
 use super::owner::{Ownership, ownership};
 use crate::xds::{
     ClusterView, EndpointView, HttpProtocolOptionsView, LbEndpointView, LocalityLbEndpointsView,
@@ -22,23 +23,18 @@ use crate::xds::{
 
 /// Cluster name → position of its first occurrence in the request.
 #[derive(Debug, Default)]
-pub struct ClusterNames(HashMap<String, usize>);
+pub struct ClusterNames(Names);
 
 impl ClusterNames {
     /// Reads the name of every cluster, and nothing else of it.
     pub fn read(clusters: &[Bytes]) -> Self {
-        let mut by_name = HashMap::with_capacity(clusters.len());
-        for (position, cluster) in clusters.iter().enumerate() {
-            by_name
-                .entry(super::fallback_name(cluster))
-                .or_insert(position);
-        }
-        Self(by_name)
+        let names: Vec<Cow<'_, str>> = clusters.iter().map(|c| super::name_of(c)).collect();
+        Self(Names::new(names.iter().map(|name| name.as_ref())))
     }
 
     /// Position of the cluster named `name`.
     pub fn position(&self, name: &str) -> Option<usize> {
-        self.0.get(name).copied()
+        self.0.first(name)
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod cluster;
 mod listener;
 mod listener_scan;
+mod names;
 pub mod owner;
 mod owner_metadata;
 mod owner_wire;
@@ -16,9 +17,11 @@ mod records;
 mod route;
 mod scan;
 
-use foldhash::{HashMap, HashMapExt};
+use std::borrow::Cow;
 
 use bytes::Bytes;
+
+use names::Names;
 
 pub use cluster::{ClusterEntry, ClusterNames, EndpointGroup, Endpoints, UpstreamFilters};
 pub use listener::{
@@ -37,7 +40,7 @@ pub struct Index {
     pub route_configs: Vec<RouteConfigEntry>,
     /// Every cluster's name (nothing else of a cluster is read here).
     pub clusters: ClusterNames,
-    by_name: HashMap<String, Vec<usize>>,
+    by_name: Names,
 }
 
 impl Index {
@@ -46,10 +49,7 @@ impl Index {
         let listeners = listeners.iter().map(ListenerEntry::read).collect();
         let route_configs: Vec<RouteConfigEntry> =
             route_configs.iter().map(RouteConfigEntry::read).collect();
-        let mut by_name: HashMap<String, Vec<usize>> = HashMap::with_capacity(route_configs.len());
-        for (position, rc) in route_configs.iter().enumerate() {
-            by_name.entry(rc.name.clone()).or_default().push(position);
-        }
+        let by_name = Names::new(route_configs.iter().map(|rc| rc.name.as_str()));
         Self {
             listeners,
             route_configs,
@@ -58,12 +58,10 @@ impl Index {
         }
     }
 
-    /// Positions of the route configurations named `name` (more than one only in broken input).
-    pub fn route_configs_named(&self, name: &str) -> &[usize] {
-        self.by_name
-            .get(name)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+    /// Positions of the route configurations named `name`, in order (more than one only in
+    /// broken input).
+    pub fn route_configs_named(&self, name: &str) -> impl Iterator<Item = usize> + '_ {
+        self.by_name.all(name)
     }
 }
 
@@ -71,11 +69,11 @@ impl Index {
 /// report can still point at it. Envoy's listeners, route configurations and clusters all
 /// keep their name in field 1.
 pub fn fallback_name(resource: &[u8]) -> String {
-    let Some(name) = crate::wire::first_len(resource, 1) else {
-        return String::new();
-    };
-    match std::str::from_utf8(name) {
-        Ok(name) => name.to_owned(),
-        Err(_) => String::from_utf8_lossy(name).into_owned(),
-    }
+    name_of(resource).into_owned()
+}
+
+/// [`fallback_name`], borrowed from the resource when it is UTF-8.
+fn name_of(resource: &[u8]) -> Cow<'_, str> {
+    let name = crate::wire::first_len(resource, 1).unwrap_or_default();
+    String::from_utf8_lossy(name)
 }

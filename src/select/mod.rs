@@ -358,26 +358,22 @@ fn decide_chain(
         ChainKind::NoHcm(filters) => return ChainDecision::Skip(ChainSkip::NoHcm(filters.clone())),
         ChainKind::Unusable(u) => return ChainDecision::Skip(ChainSkip::Unusable(u.clone())),
     };
-    let positions = index.route_configs_named(&http.route_config);
-    if positions.is_empty() {
+    let (mut named, mut readable, mut selected) = (false, false, false);
+    for position in index.route_configs_named(&http.route_config) {
+        named = true;
+        let is_readable = index
+            .route_configs
+            .get(position)
+            .is_some_and(|rc| rc.virtual_hosts.is_ok());
+        readable |= is_readable;
+        selected |= is_readable && route_configs.get(position).is_some_and(|d| d.selected > 0);
+    }
+    if !named {
         return ChainDecision::Skip(ChainSkip::MissingRouteConfig(http.route_config.clone()));
     }
-    let readable: Vec<usize> = positions
-        .iter()
-        .copied()
-        .filter(|p| {
-            index
-                .route_configs
-                .get(*p)
-                .is_some_and(|rc| rc.virtual_hosts.is_ok())
-        })
-        .collect();
-    if readable.is_empty() {
+    if !readable {
         return ChainDecision::Skip(ChainSkip::MalformedRouteConfig(http.route_config.clone()));
     }
-    let selected = readable
-        .iter()
-        .any(|p| route_configs.get(*p).is_some_and(|d| d.selected > 0));
     if !selected {
         return ChainDecision::Skip(ChainSkip::NoSelectedRoutes(http.route_config.clone()));
     }

@@ -229,8 +229,7 @@ pub fn assert_chains_patched_where_routes_selected(report: &xds_hook::report::Re
             let selected = report
                 .index
                 .route_configs_named(&http.route_config)
-                .iter()
-                .any(|p| report.decisions.route_configs[*p].selected > 0);
+                .any(|p| report.decisions.route_configs[p].selected > 0);
             assert_eq!(
                 patched, selected,
                 "listener {} {}: {decision:?}",
