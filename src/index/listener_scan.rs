@@ -14,7 +14,7 @@
 
 use super::listener::ListenerEntry;
 use super::listener::{ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, Unusable};
-use super::records::{Reader, Record, VARINT};
+use super::records::{Once, Reader, VARINT};
 use crate::xds::{self, names};
 
 /// Field numbers of the messages read here.
@@ -233,22 +233,10 @@ fn match_upstream(bytes: &[u8]) -> Option<bool> {
     Some(value)
 }
 
-/// A singular message field: its payload, from exactly one record. A second record would
-/// merge into the first in protobuf; the fast path declines (`None`) rather than merge.
-#[derive(Default)]
-struct Once<'a>(Option<&'a [u8]>);
-
-impl<'a> Once<'a> {
-    #[inline(always)]
-    fn set(&mut self, record: Record<'a>) -> Option<()> {
-        let payload = record.len()?;
-        self.0.replace(payload).is_none().then_some(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::records::hold_to_exact;
     use crate::workload::{self, Preset};
     use bytes::Bytes;
 
@@ -270,35 +258,11 @@ mod tests {
 
     #[test]
     fn every_corruption_gives_the_exact_answer_or_falls_back() {
-        // An HTTPS listener (SNI chains, each an HCM with filters and scheme settings) and an
-        // HTTP listener next to TCP proxy chains: every field the fast path reads.
+        // An HTTPS listener (SNI chains, each an HCM with filters and scheme settings), a TLS
+        // passthrough one, a plain HTTP one and HTTP next to TCP proxy chains: every field the
+        // fast path reads.
         let request = workload::preset(Preset::Small);
-        let (mut answered, mut declined) = (0, 0);
-        for original in request.listeners.iter().take(4) {
-            let original = original.to_vec();
-            for at in 0..original.len() {
-                let mut byte_values = vec![0x00, 0x0a, 0x12, 0x1a, 0x2a, 0xff];
-                byte_values.extend(original.get(at).map(|b| b ^ 0x01));
-                for replace in byte_values {
-                    let mut bytes = original.clone();
-                    if let Some(byte) = bytes.get_mut(at) {
-                        *byte = replace;
-                    }
-                    let bytes = Bytes::from(bytes);
-                    match fast(&bytes) {
-                        Some(answer) => {
-                            answered += 1;
-                            assert_eq!(answer, exact(&bytes), "byte {at} set to {replace:#x}");
-                        }
-                        None => declined += 1,
-                    }
-                }
-                let cut = Bytes::copy_from_slice(original.get(..at).unwrap_or_default());
-                if let Some(answer) = fast(&cut) {
-                    assert_eq!(answer, exact(&cut), "cut at {at}");
-                }
-            }
-        }
+        let (answered, declined) = hold_to_exact(request.listeners.iter().take(4), fast, exact);
         assert!(
             answered > declined,
             "{answered} answered, {declined} declined"

@@ -150,6 +150,70 @@ pub(super) fn entries(message: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
     })
 }
 
+/// A singular message field: its payload, read from exactly one record. A second record
+/// would merge into the first in protobuf; the fast paths decline that (`None`) rather than
+/// merge.
+#[derive(Default)]
+pub(super) struct Once<'a>(pub(super) Option<&'a [u8]>);
+
+impl<'a> Once<'a> {
+    #[inline(always)]
+    pub(super) fn set(&mut self, record: Record<'a>) -> Option<()> {
+        let payload = record.len()?;
+        self.0.replace(payload).is_none().then_some(())
+    }
+}
+
+/// Every one-byte corruption of `original` (each byte set to seven values, among them the
+/// usual keys and lengths) and every truncation, each with what was done to it: what the fast
+/// readers' tests hold against the exact, decoding path.
+#[cfg(test)]
+pub(super) fn corruptions(original: &[u8]) -> impl Iterator<Item = (String, Vec<u8>)> + '_ {
+    let replaced = (0..original.len()).flat_map(move |at| {
+        let flipped = original.get(at).map(|b| b ^ 0x01);
+        let values = [0x00, 0x0a, 0x12, 0x1a, 0x2a, 0xff]
+            .into_iter()
+            .chain(flipped);
+        values.map(move |value| {
+            let mut bytes = original.to_vec();
+            if let Some(byte) = bytes.get_mut(at) {
+                *byte = value;
+            }
+            (format!("byte {at} set to {value:#x}"), bytes)
+        })
+    });
+    let cut = (0..original.len()).map(move |at| {
+        let bytes = original.get(..at).unwrap_or_default().to_vec();
+        (format!("cut at {at}"), bytes)
+    });
+    replaced.chain(cut)
+}
+
+/// Holds a fast reader to its exact path over every corruption of each of `originals`
+/// ([`corruptions`]): where the fast one answers, it must give the exact one's answer (both
+/// shown with Debug). Returns how many it answered and how many it declined.
+#[cfg(test)]
+pub(super) fn hold_to_exact<'a>(
+    originals: impl IntoIterator<Item = &'a bytes::Bytes>,
+    fast: impl Fn(&bytes::Bytes) -> Option<String>,
+    exact: impl Fn(&bytes::Bytes) -> String,
+) -> (usize, usize) {
+    let (mut answered, mut declined) = (0, 0);
+    for original in originals {
+        for (what, bytes) in corruptions(original) {
+            let bytes = bytes::Bytes::from(bytes);
+            match fast(&bytes) {
+                Some(answer) => {
+                    answered += 1;
+                    assert_eq!(answer, exact(&bytes), "{what}");
+                }
+                None => declined += 1,
+            }
+        }
+    }
+    (answered, declined)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
