@@ -93,6 +93,18 @@ async fn health_goes_serving_and_metrics_count_the_call() {
         );
     }
     assert!(text.contains("xds_hook_skips_total{reason="), "{text}");
+
+    // One INFO summary line for the call, logged inside the call's span (from the blocking
+    // thread that ran the hook).
+    let selected = format!("\"routes_selected\":{}", summary.routes_selected);
+    eventually(Duration::from_secs(5), "the call's summary line", || {
+        daemon.log().lines().any(|line| {
+            line.contains("\"message\":\"PostTranslateModify\"")
+                && line.contains("\"level\":\"INFO\"")
+                && line.contains(&selected)
+                && line.contains("\"span\":{\"name\":\"PostTranslateModify\"}")
+        })
+    });
 }
 
 #[tokio::test]
