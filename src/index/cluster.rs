@@ -8,7 +8,6 @@
 //! Backend it came from; clusters whose endpoints arrive by EDS carry no endpoints here, so
 //! they carry no backend identity either.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
 use bytes::Bytes;
@@ -28,8 +27,7 @@ pub struct ClusterNames(Names);
 impl ClusterNames {
     /// Reads the name of every cluster, and nothing else of it.
     pub fn read(clusters: &[Bytes]) -> Self {
-        let names: Vec<Cow<'_, str>> = clusters.iter().map(|c| super::name_of(c)).collect();
-        Self(Names::new(names.iter().map(|name| name.as_ref())))
+        Self(Names::new(clusters.iter().map(|c| super::name_of(c))))
     }
 
     /// Position of the cluster named `name`.

@@ -28,7 +28,7 @@ pub struct Names {
 
 impl Names {
     /// Indexes `names`, position by position.
-    pub(super) fn new<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> Self {
+    pub(super) fn new<S: AsRef<str>>(names: impl ExactSizeIterator<Item = S>) -> Self {
         let mut this = Self {
             ends: Vec::with_capacity(names.len()),
             table: HashTable::with_capacity(names.len()),
@@ -36,7 +36,7 @@ impl Names {
             ..Self::default()
         };
         for (position, name) in names.enumerate() {
-            this.push(position, name);
+            this.push(position, name.as_ref());
         }
         this
     }

@@ -54,11 +54,6 @@ impl OwnerMetadata {
         Self::at(at)
     }
 
-    /// Whether the resource has metadata at all.
-    pub fn is_present(&self) -> bool {
-        self.at.is_some()
-    }
-
     /// Whether the encoded metadata contains `needle`'s bytes anywhere. `false` proves that no
     /// key or string of the metadata is `needle`; `true` proves nothing. `config` is the
     /// route configuration this metadata was indexed in.
@@ -277,7 +272,7 @@ mod tests {
         let (config, one) = held(&[&named("only")]);
         assert!(matches!(one.ownership(&config), Ownership::Owned(o) if o.name == "only"));
         let (config, none) = held(&[]);
-        assert!(!none.is_present());
+        assert!(none.at.is_none());
         assert_eq!(none.ownership(&config), &Ownership::Unknown);
     }
 
