@@ -96,6 +96,9 @@ pub struct RouteConfigDecision {
     pub virtual_hosts: Vec<Vec<RouteDecision>>,
     /// How many routes are selected.
     pub selected: usize,
+    /// Where the routes whose annotation is on are (virtual host, route), in order: the only
+    /// routes the upstream side looks at, listed so that it need not walk all of them.
+    pub annotated: Vec<(usize, usize)>,
 }
 
 /// What happens to one route.
@@ -251,17 +254,23 @@ fn decide_route_config(
     vhosts: &[VirtualHostEntry],
 ) -> RouteConfigDecision {
     let mut selected = 0;
+    let mut annotated = Vec::new();
     let virtual_hosts = vhosts
         .iter()
-        .map(|vhost| {
+        .enumerate()
+        .map(|(vh, vhost)| {
             let gateway = gateway_gate(config, route_config, &vhost.gateway);
             vhost
                 .routes
                 .iter()
-                .map(|route| {
+                .enumerate()
+                .map(|(r, route)| {
                     let decision =
                         decide_route(config, unread, route_config, route, gateway.as_ref());
                     selected += usize::from(matches!(decision, RouteDecision::Selected(_)));
+                    if decision.annotation_on() {
+                        annotated.push((vh, r));
+                    }
                     decision
                 })
                 .collect()
@@ -270,6 +279,7 @@ fn decide_route_config(
     RouteConfigDecision {
         virtual_hosts,
         selected,
+        annotated,
     }
 }
 

@@ -116,13 +116,10 @@ pub struct Targeted {
 pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> bool) -> Targeted {
     let mut rules = RuleNumbers::for_selected(index, decisions);
     let mut out = Targeted::default();
-    for (position, config, route, decision) in routes(index, decisions) {
-        // Only routes whose HTTPRoute annotation is on can belong to an HTTPRoute with a
-        // selected route (EG copies an HTTPRoute's annotations onto all of its routes), and
-        // theirs are the owners selection has read.
-        if !decision.annotation_on() {
-            continue;
-        }
+    // Only routes whose HTTPRoute annotation is on can belong to an HTTPRoute with a selected
+    // route (EG copies an HTTPRoute's annotations onto all of its routes), and theirs are the
+    // owners selection has read.
+    for (position, config, route, decision) in annotated_routes(index, decisions) {
         let Ownership::Owned(owner) = route.owner.ownership(config) else {
             continue;
         };
@@ -171,9 +168,9 @@ pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> 
 /// Position of a route: route configuration, virtual host, route.
 type RoutePosition = (usize, usize, usize);
 
-/// Every route of every readable route configuration, with its position, route
-/// configuration and decision.
-fn routes<'a>(
+/// Every route whose annotation is on (see `RouteConfigDecision::annotated`), in request
+/// order, with its position, route configuration and decision.
+fn annotated_routes<'a>(
     index: &'a Index,
     decisions: &'a Decisions,
 ) -> impl Iterator<
@@ -191,18 +188,11 @@ fn routes<'a>(
             Some((rc, entry, entry.virtual_hosts.as_ref().ok()?, decision))
         })
         .flat_map(|(rc, entry, vhosts, decision)| {
-            vhosts
-                .iter()
-                .zip(&decision.virtual_hosts)
-                .enumerate()
-                .flat_map(move |(vh, (vhost, decisions))| {
-                    vhost
-                        .routes
-                        .iter()
-                        .zip(decisions)
-                        .enumerate()
-                        .map(move |(r, (route, decision))| ((rc, vh, r), entry, route, decision))
-                })
+            decision.annotated.iter().filter_map(move |&(vh, r)| {
+                let route = vhosts.get(vh)?.routes.get(r)?;
+                let route_decision = decision.virtual_hosts.get(vh)?.get(r)?;
+                Some(((rc, vh, r), entry, route, route_decision))
+            })
         })
 }
 
@@ -268,17 +258,19 @@ impl<'a> RuleNumbers<'a> {
             let Ok(vhosts) = &entry.virtual_hosts else {
                 continue;
             };
-            for (vhost, decisions) in vhosts.iter().zip(&decision.virtual_hosts) {
-                let selected = decisions
-                    .iter()
-                    .zip(&vhost.routes)
-                    .filter(|(d, _)| matches!(d, RouteDecision::Selected(_)));
-                for (_, route) in selected {
-                    if let Ownership::Owned(owner) = route.owner.ownership(entry) {
-                        rules
-                            .entry((owner.namespace.as_str(), owner.name.as_str()))
-                            .or_insert_with(Vec::new);
-                    }
+            for &(vh, r) in &decision.annotated {
+                let selected = decision
+                    .virtual_hosts
+                    .get(vh)
+                    .and_then(|routes| routes.get(r))
+                    .is_some_and(|d| matches!(d, RouteDecision::Selected(_)));
+                let route = vhosts.get(vh).and_then(|vhost| vhost.routes.get(r));
+                if let (true, Some(route)) = (selected, route)
+                    && let Ownership::Owned(owner) = route.owner.ownership(entry)
+                {
+                    rules
+                        .entry((owner.namespace.as_str(), owner.name.as_str()))
+                        .or_insert_with(Vec::new);
                 }
             }
         }
