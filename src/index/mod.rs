@@ -75,5 +75,9 @@ pub fn fallback_name(resource: &[u8]) -> String {
 /// [`fallback_name`], borrowed from the resource when it is UTF-8.
 fn name_of(resource: &[u8]) -> Cow<'_, str> {
     let name = crate::wire::first_len(resource, 1).unwrap_or_default();
-    String::from_utf8_lossy(name)
+    // `from_utf8_lossy` walks UTF-8 in chunks even when it is valid, which names always are.
+    match std::str::from_utf8(name) {
+        Ok(name) => Cow::Borrowed(name),
+        Err(_) => String::from_utf8_lossy(name),
+    }
 }
