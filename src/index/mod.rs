@@ -5,6 +5,8 @@
 //! never mutates and never fails as a whole. A resource that cannot be read is indexed as
 //! malformed, with the reason, so that later stages can leave it exactly as it came and say why.
 //! Names are kept only to join RDS references and to report; no decision looks inside them.
+//! Route and virtual host metadata is kept unread and its owner read when first asked for
+//! ([`OwnerMetadata`]), so that an index costs a walk over the request, not a decode of it.
 
 pub mod cluster;
 mod listener;

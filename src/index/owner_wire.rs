@@ -2,8 +2,8 @@
 //!
 //! [`super::owner::ownership`] decodes all of a resource's metadata into `prost_types::Struct`
 //! trees (a `BTreeMap` and a `String` per key and value) and then reads three strings out of
-//! one of them. On a fleet that is most of the index's time. This reads the same answer from
-//! the encoded bytes: it validates every metadata entry exactly as prost would (so a resource
+//! one of them. This reads the same answer from the encoded bytes, for the owners
+//! [`super::owner_metadata`] is asked for: it validates every metadata entry exactly as prost would (so a resource
 //! is malformed here exactly when it is malformed there), and extracts only the
 //! `envoy-gateway` entry's `resources[0]`.
 //!

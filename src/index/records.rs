@@ -1,7 +1,8 @@
 //! A strict cursor over protobuf records, for the index's fast paths.
 //!
-//! The fast paths ([`super::scan`], [`super::owner_wire`]) read route configurations and
-//! their metadata straight from the request bytes instead of decoding them with prost. They
+//! The fast paths ([`super::scan`], [`super::listener_scan`], [`super::owner_wire`]) read
+//! route configurations, listeners and owner metadata straight from the request bytes instead
+//! of decoding them with prost. They
 //! must never accept bytes that prost would reject, so this reader is stricter than prost
 //! wherever that is cheaper (groups, over-long varints, out-of-range keys) and never looser:
 //! what it rejects only sends the caller to the exact, decoding path.
