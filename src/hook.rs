@@ -64,7 +64,7 @@ impl Hook {
         let mut decisions =
             select::decide(&self.config.selection, &self.artifacts.filter_name, &index);
         self.patch_listeners(&mut listeners, &index, &mut decisions.listeners);
-        let route_changes = self.patch_route_configs(&mut routes, &decisions.route_configs);
+        let route_changes = self.patch_route_configs(&mut routes, &index, &decisions.route_configs);
         let upstream =
             self.patch_backend_clusters(&mut clusters, &index, &decisions, &route_changes);
 
@@ -200,16 +200,17 @@ impl Hook {
     fn patch_route_configs(
         &self,
         routes: &mut [Bytes],
+        index: &Index,
         decisions: &[select::RouteConfigDecision],
     ) -> Vec<Change> {
         routes
             .iter_mut()
-            .zip(decisions)
-            .map(|(bytes, decision)| {
+            .zip(index.route_configs.iter().zip(decisions))
+            .map(|(bytes, (entry, decision))| {
                 if decision.selected == 0 {
                     return Change::NotSelected;
                 }
-                match route::patch(bytes, decision, &self.artifacts) {
+                match route::patch(bytes, entry, decision, &self.artifacts) {
                     Ok(Some(new_bytes)) => {
                         *bytes = Bytes::from(new_bytes);
                         Change::Changed

@@ -8,6 +8,8 @@
 //!
 //! This module knows nothing of Envoy; it only walks records (`Fields`) and writes them.
 
+use std::ops::Range;
+
 use prost::encoding::{
     DecodeContext, WireType, decode_key, decode_varint, encode_key, encode_varint, skip_field,
 };
@@ -206,11 +208,25 @@ pub fn rewrite_len_fields<E>(
 where
     E: From<WireError>,
 {
-    let mut out: Option<Vec<u8>> = None;
+    let spliced = splice_len_fields(message, |number, occurrence, payload| {
+        edit(number, occurrence, payload).map(|built| built.map(Payload::from))
+    })?;
+    Ok(spliced.map(|splice| splice.to_vec()))
+}
+
+/// Like [`rewrite_len_fields`], but leaves the result as a [`Splice`], so that an edit nested
+/// inside another one is written out once, with the outer message, instead of copied at every
+/// level.
+pub fn splice_len_fields<'a, E>(
+    message: &'a [u8],
+    mut edit: impl FnMut(u32, usize, &'a [u8]) -> Result<Option<Payload<'a>>, E>,
+) -> Result<Option<Splice<'a>>, E>
+where
+    E: From<WireError>,
+{
+    let mut splice = Splice::new(message);
     let mut seen = Occurrences::default();
-    // Records are copied in runs: everything from `unchanged_from` to the next edited record
-    // goes over in one copy.
-    let (mut unchanged_from, mut end) = (0, 0);
+    let mut end = 0;
     for field in fields(message) {
         let field = field?;
         let start = end;
@@ -220,16 +236,194 @@ where
         }
         let occurrence = seen.next(field.number);
         if let Some(payload) = edit(field.number, occurrence, field.payload)? {
-            let out = out.get_or_insert_with(|| Vec::with_capacity(message.len() + 256));
-            out.extend_from_slice(message.get(unchanged_from..start).unwrap_or_default());
-            put_len(out, field.number, &payload);
-            unchanged_from = end;
+            splice.replace(start..end, field.number, payload)?;
         }
     }
-    if let Some(out) = out.as_mut() {
-        out.extend_from_slice(message.get(unchanged_from..).unwrap_or_default());
+    Ok((!splice.is_unchanged()).then_some(splice))
+}
+
+/// A message with some of its length-delimited records replaced and records appended, not
+/// yet written out.
+///
+/// Patches are nested (route configuration → virtual host → route → metadata). Rebuilding
+/// each level into its own buffer would copy the outer message once per level, and grow
+/// buffers whose final size is unknown; a splice keeps the edits as a tree whose length is
+/// known at every level, so the patched resource is written once, into a buffer of exactly
+/// its size.
+#[derive(Debug)]
+pub struct Splice<'a> {
+    message: &'a [u8],
+    /// Replaced records, in message order, never overlapping.
+    edits: Vec<Edit<'a>>,
+    /// Whole records written after the message's own.
+    appended: Vec<u8>,
+    /// The encoded length of the result.
+    len: usize,
+}
+
+/// One replaced record of a [`Splice`].
+#[derive(Debug)]
+struct Edit<'a> {
+    record: Range<usize>,
+    number: u32,
+    payload: Payload<'a>,
+}
+
+/// The new payload of a replaced record: bytes built by the caller, or a nested splice.
+#[derive(Debug)]
+pub enum Payload<'a> {
+    /// A payload built in full.
+    Built(Vec<u8>),
+    /// A payload that is itself an edited message.
+    Spliced(Splice<'a>),
+}
+
+impl Payload<'_> {
+    /// The payload's encoded length.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Built(bytes) => bytes.len(),
+            Self::Spliced(splice) => splice.len(),
+        }
     }
-    Ok(out)
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Built(bytes) => out.extend_from_slice(bytes),
+            Self::Spliced(splice) => splice.write(out),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Payload<'_> {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self::Built(bytes)
+    }
+}
+
+impl<'a> From<Splice<'a>> for Payload<'a> {
+    fn from(splice: Splice<'a>) -> Self {
+        Self::Spliced(splice)
+    }
+}
+
+impl<'a> Splice<'a> {
+    /// An unedited `message`.
+    pub fn new(message: &'a [u8]) -> Self {
+        Self {
+            message,
+            edits: Vec::new(),
+            appended: Vec::new(),
+            len: message.len(),
+        }
+    }
+
+    /// The length-delimited record that spans exactly `record` of the message, for a caller
+    /// that knows where its records are (the index does) and edits them with
+    /// [`Splice::replace`] instead of walking the message again.
+    pub fn record_at(&self, record: Range<usize>) -> Result<Field<'a>, WireError> {
+        let malformed = |reason: &str| WireError::Malformed {
+            offset: record.start,
+            reason: reason.to_owned(),
+        };
+        let bytes = self
+            .message
+            .get(record.clone())
+            .ok_or_else(|| malformed("record lies outside the message"))?;
+        let (field, rest) = split_record(bytes).map_err(|reason| malformed(&reason))?;
+        if !rest.is_empty() || field.wire_type != WireType::LengthDelimited {
+            return Err(malformed("not one length-delimited record"));
+        }
+        Ok(field)
+    }
+
+    /// Replaces the length-delimited record at `record` (key included) with one numbered
+    /// `number` carrying `payload`. Records must be replaced in message order, each once.
+    pub fn replace(
+        &mut self,
+        record: Range<usize>,
+        number: u32,
+        payload: Payload<'a>,
+    ) -> Result<(), WireError> {
+        let after_last = self
+            .edits
+            .last()
+            .is_none_or(|e| e.record.end <= record.start);
+        if !after_last || record.start > record.end || record.end > self.message.len() {
+            return Err(WireError::Malformed {
+                offset: record.start,
+                reason: "edit out of order or outside the message".to_owned(),
+            });
+        }
+        self.len = self.len - record.len() + len_record_len(number, payload.len());
+        self.edits.push(Edit {
+            record,
+            number,
+            payload,
+        });
+        Ok(())
+    }
+
+    /// Appends a length-delimited record after the message's own records.
+    pub fn append(&mut self, number: u32, payload: &[u8]) {
+        let before = self.appended.len();
+        put_len(&mut self.appended, number, payload);
+        self.len += self.appended.len() - before;
+    }
+
+    /// Whether nothing was replaced or appended.
+    pub fn is_unchanged(&self) -> bool {
+        self.edits.is_empty() && self.appended.is_empty()
+    }
+
+    /// The encoded length of the result.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the result is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes the result to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let mut from = 0;
+        for edit in &self.edits {
+            out.extend_from_slice(
+                self.message
+                    .get(from..edit.record.start)
+                    .unwrap_or_default(),
+            );
+            encode_key(edit.number, WireType::LengthDelimited, out);
+            encode_varint(edit.payload.len() as u64, out);
+            edit.payload.write(out);
+            from = edit.record.end;
+        }
+        out.extend_from_slice(self.message.get(from..).unwrap_or_default());
+        out.extend_from_slice(&self.appended);
+    }
+
+    /// The result in a buffer of exactly its size.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        self.write(&mut out);
+        debug_assert_eq!(out.len(), self.len);
+        out
+    }
+}
+
+/// The encoded length of a length-delimited record numbered `number` with `payload_len`
+/// bytes of payload.
+fn len_record_len(number: u32, payload_len: usize) -> usize {
+    prost::encoding::key_len(number)
+        + prost::encoding::encoded_len_varint(payload_len as u64)
+        + payload_len
 }
 
 /// Rebuilds `message` with the payload of its one length-delimited field `number` replaced by
@@ -242,16 +436,30 @@ pub fn rewrite_single<E>(
 where
     E: From<WireError>,
 {
+    let splice = splice_single(message, number, |payload| edit(payload).map(Payload::from))?;
+    Ok(splice.to_vec())
+}
+
+/// Like [`rewrite_single`], but leaves the result as a [`Splice`] (see
+/// [`splice_len_fields`]).
+pub fn splice_single<'a, E>(
+    message: &'a [u8],
+    number: u32,
+    edit: impl FnOnce(&'a [u8]) -> Result<Payload<'a>, E>,
+) -> Result<Splice<'a>, E>
+where
+    E: From<WireError>,
+{
     single_len(message, number)?.ok_or(WireError::Missing { number })?;
     let mut edit = Some(edit);
-    let rebuilt = rewrite_len_fields(message, |n, _, payload| match (n == number, edit.take()) {
+    let spliced = splice_len_fields(message, |n, _, payload| match (n == number, edit.take()) {
         (true, Some(edit)) => edit(payload).map(Some),
         (_, unused) => {
             edit = unused;
             Ok(None)
         }
     })?;
-    Ok(rebuilt.ok_or(WireError::Missing { number })?)
+    Ok(spliced.ok_or(WireError::Missing { number })?)
 }
 
 /// Counts records per field number, for occurrence indices.
@@ -340,6 +548,69 @@ mod tests {
             rewrite_len_fields::<WireError>(&m, |_, _, _| Ok(None)).unwrap(),
             None
         );
+    }
+
+    /// A nested splice writes what rebuilding level by level writes, and knows its length
+    /// before it is written, including when a payload's length prefix grows a byte.
+    #[test]
+    fn nested_splice_matches_level_by_level_rewrite() {
+        let mut inner = message();
+        put_len(&mut inner, 5, &[b'x'; 120]);
+        let mut outer = Vec::new();
+        put_len(&mut outer, 1, b"outer");
+        put_len(&mut outer, 2, &inner);
+        put_varint(&mut outer, 3, 7);
+        put_len(&mut outer, 2, &inner);
+        let long = vec![b'y'; 200]; // 120 -> 200 bytes: a two-byte length prefix
+        let edit_inner = |n: u32, i: usize| (n == 5 || (n == 3 && i == 0)).then(|| long.clone());
+
+        let expected = rewrite_len_fields::<WireError>(&outer, |n, i, payload| {
+            if n != 2 || i != 1 {
+                return Ok(None);
+            }
+            let mut rebuilt =
+                rewrite_len_fields::<WireError>(payload, |n, i, _| Ok(edit_inner(n, i)))?.unwrap();
+            put_len(&mut rebuilt, 6, b"appended");
+            Ok(Some(rebuilt))
+        })
+        .unwrap()
+        .unwrap();
+
+        let splice = splice_len_fields::<WireError>(&outer, |n, i, payload| {
+            if n != 2 || i != 1 {
+                return Ok(None);
+            }
+            let mut nested = splice_len_fields::<WireError>(payload, |n, i, _| {
+                Ok(edit_inner(n, i).map(Payload::from))
+            })?
+            .unwrap();
+            nested.append(6, b"appended");
+            Ok(Some(nested.into()))
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(splice.len(), expected.len());
+        let written = splice.to_vec();
+        assert_eq!(written, expected);
+        assert_eq!(written.capacity(), expected.len());
+    }
+
+    #[test]
+    fn splice_without_edits_is_none_and_append_alone_is_a_change() {
+        let m = message();
+        assert!(
+            splice_len_fields::<WireError>(&m, |_, _, _| Ok(None))
+                .unwrap()
+                .is_none()
+        );
+        let mut splice = Splice::new(&m);
+        assert!(splice.is_unchanged());
+        splice.append(7, b"tail");
+        let mut expected = m.clone();
+        put_len(&mut expected, 7, b"tail");
+        assert!(!splice.is_unchanged());
+        assert_eq!(splice.len(), expected.len());
+        assert_eq!(splice.to_vec(), expected);
     }
 
     #[test]

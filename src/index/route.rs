@@ -64,7 +64,9 @@ impl Text {
         Self::new(start..source.len()).unwrap_or_default()
     }
 
-    pub(super) fn range(self) -> Range<usize> {
+    /// The range, for reading the route configuration's own bytes; only meaningful for
+    /// entries read in place ([`RouteConfigEntry::is_in_place`]).
+    pub fn range(self) -> Range<usize> {
         self.start as usize..self.end as usize
     }
 }
@@ -77,6 +79,9 @@ pub struct VirtualHostEntry {
     pub gateway: OwnerMetadata,
     /// Its routes, in order.
     pub routes: Vec<RouteEntry>,
+    /// Its whole record (key, length and payload) in the route configuration, when read in
+    /// place: patching goes straight to it instead of walking the route configuration again.
+    pub record: Option<Text>,
 }
 
 /// One route.
@@ -87,6 +92,9 @@ pub struct RouteEntry {
     pub owner: OwnerMetadata,
     /// Where it sends traffic.
     pub targets: Targets,
+    /// Its whole record in the route configuration, when read in place (see
+    /// [`VirtualHostEntry::record`]).
+    pub record: Option<Text>,
 }
 
 /// Where a route sends traffic; names are read with [`RouteConfigEntry::text`].
@@ -122,6 +130,14 @@ impl RouteConfigEntry {
             virtual_hosts: Ok(virtual_hosts),
             source: bytes.clone(),
         }
+    }
+
+    /// Whether the entry's [`Text`]s are ranges of the route configuration's own bytes (read
+    /// off the wire), rather than of copies (decoded); only then are record positions known.
+    pub fn is_in_place(&self) -> bool {
+        self.virtual_hosts
+            .as_ref()
+            .is_ok_and(|vhosts| vhosts.iter().all(|v| v.record.is_some()))
     }
 
     /// A name or target of this route configuration's entries. The index checked it is
@@ -177,6 +193,7 @@ impl VirtualHostEntry {
                 .into_iter()
                 .map(|route| RouteEntry::read(route, source))
                 .collect(),
+            record: None,
         }
     }
 }
@@ -192,6 +209,7 @@ impl RouteEntry {
             name: Text::copied(name.as_bytes(), source),
             owner: OwnerMetadata::copied(&metadata, source),
             targets: route.map_or(Targets::None, |action| targets(action, source)),
+            record: None,
         }
     }
 }

@@ -40,11 +40,14 @@ pub(super) fn read(bytes: &Bytes) -> Option<RouteConfigEntry> {
     let mut name = "";
     let mut virtual_hosts = Vec::new();
     let mut reader = Reader::new(bytes);
-    while let Some(record) = reader.next()? {
+    loop {
+        let at = reader.rest;
+        let Some(record) = reader.next()? else { break };
         match record.number {
             field::CONFIG_NAME => name = record.text()?,
             field::CONFIG_VIRTUAL_HOSTS => {
-                virtual_hosts.push(virtual_host(bytes, record.len()?)?);
+                let whole = whole_record(bytes, at, reader.rest)?;
+                virtual_hosts.push(virtual_host(bytes, record.len()?, whole)?);
             }
             _ => {}
         }
@@ -57,15 +60,20 @@ pub(super) fn read(bytes: &Bytes) -> Option<RouteConfigEntry> {
 }
 
 /// A virtual host, from its payload within the route configuration `config`.
-fn virtual_host(config: &Bytes, bytes: &[u8]) -> Option<VirtualHostEntry> {
+fn virtual_host(config: &Bytes, bytes: &[u8], whole: Text) -> Option<VirtualHostEntry> {
     let mut name = "";
     let mut routes = Vec::new();
     let mut metadata = Once::default();
     let mut reader = Reader::new(bytes);
-    while let Some(record) = reader.next()? {
+    loop {
+        let at = reader.rest;
+        let Some(record) = reader.next()? else { break };
         match record.number {
             field::VHOST_NAME => name = record.text()?,
-            field::VHOST_ROUTES => routes.push(route(config, record.len()?)?),
+            field::VHOST_ROUTES => {
+                let whole = whole_record(config, at, reader.rest)?;
+                routes.push(route(config, record.len()?, whole)?);
+            }
             field::VHOST_METADATA => metadata.set(record)?,
             _ => {}
         }
@@ -74,11 +82,17 @@ fn virtual_host(config: &Bytes, bytes: &[u8]) -> Option<VirtualHostEntry> {
         name: Text::within(config, name.as_bytes())?,
         gateway: kept(metadata, config)?,
         routes,
+        record: Some(whole),
     })
 }
 
+/// Where the record that started at `at` and ended where `rest` starts lies in `config`.
+fn whole_record(config: &[u8], at: &[u8], rest: &[u8]) -> Option<Text> {
+    Text::within(config, at.get(..at.len() - rest.len())?)
+}
+
 /// A route, from its payload within the route configuration `config`.
-fn route(config: &Bytes, bytes: &[u8]) -> Option<RouteEntry> {
+fn route(config: &Bytes, bytes: &[u8], whole: Text) -> Option<RouteEntry> {
     let mut name = "";
     let mut action = Once::default();
     let mut metadata = Once::default();
@@ -98,6 +112,7 @@ fn route(config: &Bytes, bytes: &[u8]) -> Option<RouteEntry> {
             Some(action) => targets(config, action)?,
             None => Targets::None,
         },
+        record: Some(whole),
     })
 }
 

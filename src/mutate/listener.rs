@@ -6,7 +6,7 @@
 
 use crate::index::ChainLocator;
 use crate::select::Insertion;
-use crate::wire::{self, WireError};
+use crate::wire::{self, Payload, Splice, WireError};
 use crate::xds::{filter, filter_chain, listener};
 
 /// One chain to patch: where it is, which of its filters is the HCM, and how.
@@ -33,7 +33,7 @@ pub struct ListenerPatch {
 pub fn patch(listener_bytes: &[u8], patches: &[ChainPatch], http_filter: &[u8]) -> ListenerPatch {
     let mut failed = Vec::new();
     let rebuilt =
-        wire::rewrite_len_fields::<WireError>(listener_bytes, |number, occurrence, chain| {
+        wire::splice_len_fields::<WireError>(listener_bytes, |number, occurrence, chain| {
             let locator = match number {
                 listener::FILTER_CHAINS => ChainLocator::FilterChain(occurrence),
                 listener::DEFAULT_FILTER_CHAIN if occurrence == 0 => ChainLocator::Default,
@@ -43,7 +43,7 @@ pub fn patch(listener_bytes: &[u8], patches: &[ChainPatch], http_filter: &[u8]) 
                 return Ok(None);
             };
             match patch_chain(chain, patch, http_filter) {
-                Ok(bytes) => Ok(Some(bytes)),
+                Ok(splice) => Ok(Some(splice.into())),
                 Err(e) => {
                     failed.push((locator, e));
                     Ok(None)
@@ -51,7 +51,10 @@ pub fn patch(listener_bytes: &[u8], patches: &[ChainPatch], http_filter: &[u8]) 
             }
         });
     match rebuilt {
-        Ok(bytes) => ListenerPatch { bytes, failed },
+        Ok(splice) => ListenerPatch {
+            bytes: splice.map(|s| s.to_vec()),
+            failed,
+        },
         // The listener decoded as a view, so its records parse; keep it whole regardless.
         Err(e) => ListenerPatch {
             bytes: None,
@@ -60,23 +63,30 @@ pub fn patch(listener_bytes: &[u8], patches: &[ChainPatch], http_filter: &[u8]) 
     }
 }
 
-fn patch_chain(chain: &[u8], patch: &ChainPatch, http_filter: &[u8]) -> Result<Vec<u8>, WireError> {
+/// Splices the HCM's new bytes into the chain through filter → typed_config → `Any.value`,
+/// so the listener is written once, whatever the depth.
+fn patch_chain<'a>(
+    chain: &'a [u8],
+    patch: &ChainPatch,
+    http_filter: &[u8],
+) -> Result<Splice<'a>, WireError> {
     let mut found = false;
     let rebuilt =
-        wire::rewrite_len_fields::<WireError>(chain, |number, occurrence, network_filter| {
+        wire::splice_len_fields::<WireError>(chain, |number, occurrence, network_filter| {
             if number != filter_chain::FILTERS || occurrence != patch.hcm_filter {
                 return Ok(None);
             }
             found = true;
-            wire::rewrite_single(network_filter, filter::TYPED_CONFIG, |any| {
-                wire::rewrite_single(any, filter::ANY_VALUE, |hcm| {
-                    super::hcm::patch(hcm, &patch.insertion, http_filter)
-                })
-            })
-            .map(Some)
+            let filter = wire::splice_single(network_filter, filter::TYPED_CONFIG, |any| {
+                let any = wire::splice_single(any, filter::ANY_VALUE, |hcm| {
+                    super::hcm::patch(hcm, &patch.insertion, http_filter).map(Payload::from)
+                })?;
+                Ok::<_, WireError>(any.into())
+            })?;
+            Ok(Some(filter.into()))
         })?;
     match (found, rebuilt) {
-        (true, Some(bytes)) => Ok(bytes),
+        (true, Some(splice)) => Ok(splice),
         _ => Err(WireError::Missing {
             number: filter_chain::FILTERS,
         }),

@@ -9,7 +9,7 @@
 use prost::Message;
 use prost_types::{Struct, Value, value::Kind};
 
-use crate::wire::{self, WireError};
+use crate::wire::{self, Payload, Splice, WireError};
 use crate::xds::metadata::{FILTER_METADATA, MAP_KEY, MAP_VALUE};
 
 /// String values to set under one `filter_metadata` namespace.
@@ -28,26 +28,38 @@ pub fn set_in(
     field: u32,
     entries: Entries<'_>,
 ) -> Result<Option<Vec<u8>>, WireError> {
+    let splice = splice_in(message, field, entries)?;
+    Ok((!splice.is_unchanged()).then(|| splice.to_vec()))
+}
+
+/// [`set_in`], left as a splice of `message` for a caller that edits it further or nests it in
+/// an outer edit.
+pub fn splice_in<'a>(
+    message: &'a [u8],
+    field: u32,
+    entries: Entries<'_>,
+) -> Result<Splice<'a>, WireError> {
     if wire::len_payloads(message, field).next().is_none() {
-        let mut out = message.to_vec();
+        let mut splice = Splice::new(message);
         let mut md = Vec::new();
         put_entry(
             &mut md,
             entries.namespace,
             &with_values(Struct::default(), entries),
         );
-        wire::put_len(&mut out, field, &md);
-        return Ok(Some(out));
+        splice.append(field, &md);
+        return Ok(splice);
     }
     // Protobuf merges split metadata records (map entries: last wins), so making every record
     // carry the right values keeps the merged value right.
-    wire::rewrite_len_fields(message, |number, _, md| {
+    let spliced = wire::splice_len_fields(message, |number, _, md| {
         if number == field {
-            set_in_metadata(md, entries)
+            Ok(set_in_metadata(md, entries)?.map(Payload::from))
         } else {
             Ok(None)
         }
-    })
+    })?;
+    Ok(spliced.unwrap_or_else(|| Splice::new(message)))
 }
 
 /// Sets `entries` in one encoded `Metadata`; `None` when they are already set.

@@ -7,8 +7,11 @@
 //! respected (an existing per-filter config is kept, an existing metadata struct is updated in
 //! place), so running twice changes nothing. Unselected routes are copied untouched.
 
+use std::ops::Range;
+
+use crate::index::{RouteConfigEntry, Text, VirtualHostEntry};
 use crate::select::{RouteConfigDecision, RouteDecision};
-use crate::wire::{self, WireError};
+use crate::wire::{self, Payload, Splice, WireError};
 use crate::xds::metadata::{MAP_KEY, MAP_VALUE};
 use crate::xds::{route, route_configuration, virtual_host};
 
@@ -16,15 +19,96 @@ use super::metadata::{self, Entries};
 use super::{Artifacts, ROUTE_METADATA_NAMESPACE, ROUTE_NAME_KEY};
 
 /// Returns the patched route configuration, or `None` when it needs no change.
+///
+/// The virtual hosts and routes on the way to each change are spliced, not rebuilt level by
+/// level, so the result is written once, at its exact size. When the index read `entry` off
+/// the wire it knows where each record is, and only the selected routes are visited; a
+/// configuration the index had to decode is walked record by record instead.
 pub fn patch(
     route_config: &[u8],
+    entry: &RouteConfigEntry,
     decision: &RouteConfigDecision,
     artifacts: &Artifacts,
 ) -> Result<Option<Vec<u8>>, WireError> {
     if decision.selected == 0 {
         return Ok(None);
     }
-    wire::rewrite_len_fields(route_config, |number, vhost_index, vhost| {
+    let spliced = match &entry.virtual_hosts {
+        Ok(vhosts) if entry.is_in_place() => {
+            splice_known_records(route_config, vhosts, decision, artifacts)?
+        }
+        _ => splice_walking(route_config, decision, artifacts)?,
+    };
+    Ok(spliced.map(|splice| splice.to_vec()))
+}
+
+/// Edits the selected routes where the index found them, touching no other record: only
+/// the routes whose annotation is on (`decision.annotated`) can be selected, so neither the
+/// other routes' bytes nor their index entries are visited.
+fn splice_known_records<'a>(
+    route_config: &'a [u8],
+    vhosts: &[VirtualHostEntry],
+    decision: &RouteConfigDecision,
+    artifacts: &Artifacts,
+) -> Result<Option<Splice<'a>>, WireError> {
+    let mut selected = decision
+        .annotated
+        .iter()
+        .filter_map(|&(vh, r)| match decision.virtual_hosts.get(vh)?.get(r)? {
+            RouteDecision::Selected(route_name) => Some((vh, r, route_name.as_str())),
+            RouteDecision::NotSelected(_) => None,
+        })
+        .peekable();
+    let mut splice = Splice::new(route_config);
+    while let Some(&(vh, ..)) = selected.peek() {
+        let vhost = vhosts.get(vh).ok_or(UNKNOWN_RECORD)?;
+        let vhost_at = known(vhost.record)?;
+        let vhost_record = splice.record_at(vhost_at.clone())?;
+        // Route records are known relative to the route configuration; the virtual host's
+        // splice counts from its payload.
+        let payload_start = vhost_at.end - vhost_record.payload.len();
+        let mut nested = Splice::new(vhost_record.payload);
+        while let Some((_, r, route_name)) = selected.next_if(|&(v, ..)| v == vh) {
+            let route_at = known(vhost.routes.get(r).and_then(|route| route.record))?;
+            let relative = route_at
+                .start
+                .checked_sub(payload_start)
+                .unwrap_or(usize::MAX)
+                ..route_at
+                    .end
+                    .checked_sub(payload_start)
+                    .unwrap_or(usize::MAX);
+            let route_record = nested.record_at(relative.clone())?;
+            if let Some(route) = splice_route(route_record.payload, route_name, artifacts)? {
+                nested.replace(relative, route_record.number, route.into())?;
+            }
+        }
+        if !nested.is_unchanged() {
+            splice.replace(vhost_at, vhost_record.number, nested.into())?;
+        }
+    }
+    Ok((!splice.is_unchanged()).then_some(splice))
+}
+
+/// What a route configuration read in place cannot lack: a position for each of its virtual
+/// hosts and routes.
+const UNKNOWN_RECORD: WireError = WireError::Missing {
+    number: route_configuration::VIRTUAL_HOSTS,
+};
+
+/// The range of a record the index read in place.
+fn known(record: Option<Text>) -> Result<Range<usize>, WireError> {
+    record.map(Text::range).ok_or(UNKNOWN_RECORD)
+}
+
+/// Edits the selected routes by walking every virtual host's records, for a route
+/// configuration whose record positions are not known.
+fn splice_walking<'a>(
+    route_config: &'a [u8],
+    decision: &RouteConfigDecision,
+    artifacts: &Artifacts,
+) -> Result<Option<Splice<'a>>, WireError> {
+    wire::splice_len_fields(route_config, |number, vhost_index, vhost| {
         if number != route_configuration::VIRTUAL_HOSTS {
             return Ok(None);
         }
@@ -34,25 +118,25 @@ pub fn patch(
                     .iter()
                     .any(|r| matches!(r, RouteDecision::Selected(_))) =>
             {
-                patch_virtual_host(vhost, routes, artifacts)
+                Ok(patch_virtual_host(vhost, routes, artifacts)?.map(Payload::from))
             }
             _ => Ok(None),
         }
     })
 }
 
-fn patch_virtual_host(
-    vhost: &[u8],
+fn patch_virtual_host<'a>(
+    vhost: &'a [u8],
     routes: &[RouteDecision],
     artifacts: &Artifacts,
-) -> Result<Option<Vec<u8>>, WireError> {
-    wire::rewrite_len_fields(vhost, |number, route_index, route_bytes| {
+) -> Result<Option<Splice<'a>>, WireError> {
+    wire::splice_len_fields(vhost, |number, route_index, route_bytes| {
         if number != virtual_host::ROUTES {
             return Ok(None);
         }
         match routes.get(route_index) {
             Some(RouteDecision::Selected(route_name)) => {
-                patch_route(route_bytes, route_name, artifacts)
+                Ok(splice_route(route_bytes, route_name, artifacts)?.map(Payload::from))
             }
             _ => Ok(None),
         }
@@ -65,25 +149,64 @@ pub fn patch_route(
     route_name: &str,
     artifacts: &Artifacts,
 ) -> Result<Option<Vec<u8>>, WireError> {
+    Ok(splice_route(route_bytes, route_name, artifacts)?.map(|splice| splice.to_vec()))
+}
+
+fn splice_route<'a>(
+    route_bytes: &'a [u8],
+    route_name: &str,
+    artifacts: &Artifacts,
+) -> Result<Option<Splice<'a>>, WireError> {
     let has_filter_config = per_filter_config_keys(route_bytes)
         .any(|key| key.is_ok_and(|k| k == artifacts.filter_name.as_bytes()));
     let route_name_entry = Entries {
         namespace: ROUTE_METADATA_NAMESPACE,
         values: &[(ROUTE_NAME_KEY, route_name)],
     };
-    let mut out = metadata::set_in(route_bytes, route::METADATA, route_name_entry)?;
+    let mut splice = metadata::splice_in(route_bytes, route::METADATA, route_name_entry)?;
     if !has_filter_config {
-        let buf = out.get_or_insert_with(|| route_bytes.to_vec());
         let mut entry =
             Vec::with_capacity(artifacts.filter_name.len() + artifacts.enable_on_route.len() + 8);
         wire::put_len(&mut entry, MAP_KEY, artifacts.filter_name.as_bytes());
         wire::put_len(&mut entry, MAP_VALUE, &artifacts.enable_on_route);
-        wire::put_len(buf, route::TYPED_PER_FILTER_CONFIG, &entry);
+        splice.append(route::TYPED_PER_FILTER_CONFIG, &entry);
     }
-    Ok(out)
+    Ok((!splice.is_unchanged()).then_some(splice))
 }
 
 fn per_filter_config_keys(route_bytes: &[u8]) -> impl Iterator<Item = Result<&[u8], WireError>> {
     wire::len_payloads(route_bytes, route::TYPED_PER_FILTER_CONFIG)
         .map(|entry| entry.and_then(|e| Ok(wire::single_len(e, MAP_KEY)?.unwrap_or_default())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::Index;
+    use crate::workload::{self, Preset};
+    use crate::{Config, select};
+
+    /// Both ways of reaching the selected routes write the same bytes: through the record
+    /// positions of an index read off the wire, and by walking every record, as for a route
+    /// configuration the index had to decode.
+    #[test]
+    fn known_records_and_walking_patch_alike() {
+        let config = Config::default();
+        let artifacts = Artifacts::new(&config.ext_proc);
+        let request = workload::preset(Preset::Small);
+        let index = Index::build(&request.listeners, &request.routes, &request.clusters);
+        let decisions = select::decide(&config.selection, &artifacts.filter_name, &index);
+        let mut patched = 0;
+        let configs = request.routes.iter().zip(&index.route_configs);
+        for ((bytes, entry), decision) in configs.zip(&decisions.route_configs) {
+            assert!(entry.is_in_place());
+            let known = patch(bytes, entry, decision, &artifacts).unwrap();
+            let walked = splice_walking(bytes, decision, &artifacts)
+                .unwrap()
+                .map(|splice| splice.to_vec());
+            assert_eq!(known, walked, "{}", entry.name);
+            patched += usize::from(known.is_some());
+        }
+        assert!(patched > 0, "no route configuration was patched");
+    }
 }
