@@ -1,6 +1,7 @@
 //! The hook against its two baselines, per workload preset, in one run.
 //!
-//! For each preset (`small`, `fleet`, `huge`) the same encoded request goes through:
+//! For each preset (`small`, `fleet`, `huge`, and `huge` at `fleet`'s shape, see [`cases`]) the
+//! same encoded request goes through (the last only `floor` and `hook`):
 //! - `floor`: decode the request into raw byte fields and re-encode it, which is what an echo
 //!   that understands nothing costs (`contract::PostTranslateModifyRequest` keeps every
 //!   resource as bytes);
@@ -31,7 +32,7 @@ use envoy_types::pb::envoy::extensions::filters::network::http_connection_manage
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3::Secret;
 use prost::Message;
 use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
-use xds_hook::workload::{self, Preset};
+use xds_hook::workload::{self, Preset, Spec};
 use xds_hook::{Config, Hook};
 
 thread_local! {
@@ -45,39 +46,75 @@ const VARIANTS: [&str; 4] = ["floor", "naive", "naive_hcm", "hook"];
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// One workload the suite runs: a preset, or `huge` at `fleet`'s shape.
+struct Case {
+    name: &'static str,
+    spec: Spec,
+    variants: &'static [&'static str],
+}
+
+/// The presets, then `huge` with `fleet`'s routes per route configuration: `huge` has twice
+/// `fleet`'s routes per listener (the issue's 200,000 routes for 10,000 listeners), so its
+/// per-route work grows x10 for x7.5 the bytes; at `fleet`'s shape every count is x5, and the
+/// time ratio against `fleet` measures size alone.
+fn cases() -> Vec<Case> {
+    let mut cases: Vec<Case> = Preset::ALL
+        .into_iter()
+        .map(|preset| Case {
+            name: preset.name(),
+            spec: preset.spec(),
+            variants: &VARIANTS,
+        })
+        .collect();
+    let mut huge_as_fleet = Preset::Huge.spec();
+    let fleet_shape = format!(
+        "routes_per_route_config={}",
+        Preset::Fleet.spec().routes_per_route_config
+    );
+    huge_as_fleet.set(&fleet_shape).unwrap();
+    cases.push(Case {
+        name: HUGE_AS_FLEET,
+        spec: huge_as_fleet,
+        variants: &["floor", "hook"],
+    });
+    cases
+}
+
+const HUGE_AS_FLEET: &str = "huge@fleet-shape";
+
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let mut sizes = Vec::new();
-    for (position, preset) in Preset::ALL.into_iter().enumerate() {
-        let request = Bytes::from(workload::preset(preset).encode_to_vec());
-        sizes.push((preset, request.len()));
-        bench_preset(&mut criterion, position, preset, &request);
+    for (position, case) in cases().into_iter().enumerate() {
+        let request = Bytes::from(workload::generate(&case.spec).encode_to_vec());
+        sizes.push((case.name, request.len()));
+        bench_case(&mut criterion, position, &case, &request);
     }
     criterion.final_summary();
     print_summary(&sizes);
 }
 
-fn bench_preset(criterion: &mut Criterion, position: usize, preset: Preset, request: &Bytes) {
+fn bench_case(criterion: &mut Criterion, position: usize, case: &Case, request: &Bytes) {
     let hook = Hook::new(Config::default());
-    let mut group = criterion.benchmark_group(preset.name());
+    let mut group = criterion.benchmark_group(case.name);
     group.throughput(Throughput::Bytes(request.len() as u64));
-    match preset {
-        Preset::Small => {}
+    match case.name {
+        "small" => {}
         // Flat sampling: the same iteration count per sample, so that slow variants (naive
         // on huge takes about a second) finish in a predictable time.
-        Preset::Fleet => {
+        "fleet" => {
             group.sampling_mode(SamplingMode::Flat);
             group.sample_size(20);
             group.measurement_time(Duration::from_secs(5));
         }
-        Preset::Huge => {
+        _ => {
             group.sampling_mode(SamplingMode::Flat);
             group.sample_size(10);
             group.warm_up_time(Duration::from_secs(1));
             group.measurement_time(Duration::from_secs(10));
         }
     }
-    for variant in VARIANTS {
+    for &variant in case.variants {
         group.bench_function(variant, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
@@ -179,7 +216,7 @@ fn median(samples: &[f64]) -> Option<f64> {
     sorted.get(sorted.len() / 2).copied()
 }
 
-fn print_summary(sizes: &[(Preset, usize)]) {
+fn print_summary(sizes: &[(&'static str, usize)]) {
     let medians: BTreeMap<(usize, &str), f64> = SAMPLES.with(|s| {
         s.borrow()
             .iter()
@@ -188,7 +225,7 @@ fn print_summary(sizes: &[(Preset, usize)]) {
     });
     println!("\nxds-hook bench summary (medians of criterion samples, one run)");
     println!(
-        "{:<7} {:>8} {:>9} {:>9} {:>13} {:>9} {:>10} {:>10} {:>14}",
+        "{:<16} {:>8} {:>9} {:>9} {:>13} {:>9} {:>10} {:>10} {:>14}",
         "preset",
         "MiB",
         "floor ms",
@@ -200,36 +237,43 @@ fn print_summary(sizes: &[(Preset, usize)]) {
         "hook/naive_hcm"
     );
     let mut hook_times = BTreeMap::new();
-    for (position, (preset, size)) in sizes.iter().enumerate() {
+    for (position, (name, size)) in sizes.iter().enumerate() {
         let get = |variant| medians.get(&(position, variant)).copied();
-        let (Some(floor), Some(naive), Some(naive_hcm), Some(hook)) =
-            (get("floor"), get("naive"), get("naive_hcm"), get("hook"))
-        else {
+        let (Some(floor), Some(hook)) = (get("floor"), get("hook")) else {
             continue;
         };
-        hook_times.insert(preset.name(), (hook, *size));
+        hook_times.insert(*name, (hook, floor, *size));
+        let ms = |t: Option<f64>| t.map_or_else(|| "-".to_owned(), |t| format!("{:.3}", t * 1e3));
+        let ratio =
+            |t: Option<f64>| t.map_or_else(|| "-".to_owned(), |t| format!("{:.3}", hook / t));
         println!(
-            "{:<7} {:>8.2} {:>9.3} {:>9.3} {:>13.3} {:>9.3} {:>10.1} {:>10.3} {:>14.3}",
-            preset.name(),
+            "{:<16} {:>8.2} {:>9.3} {:>9} {:>13} {:>9.3} {:>10.1} {:>10} {:>14}",
+            name,
             *size as f64 / (1 << 20) as f64,
             floor * 1e3,
-            naive * 1e3,
-            naive_hcm * 1e3,
+            ms(get("naive")),
+            ms(get("naive_hcm")),
             hook * 1e3,
             hook / floor,
-            hook / naive,
-            hook / naive_hcm
+            ratio(get("naive")),
+            ratio(get("naive_hcm"))
         );
     }
-    if let (Some((fleet, fleet_size)), Some((huge, huge_size))) =
-        (hook_times.get("fleet"), hook_times.get("huge"))
-    {
-        let time_ratio = huge / fleet;
-        let size_ratio = *huge_size as f64 / *fleet_size as f64;
+    let Some(&(fleet, fleet_floor, fleet_size)) = hook_times.get("fleet") else {
+        return;
+    };
+    for larger in ["huge", HUGE_AS_FLEET] {
+        let Some(&(hook, floor, size)) = hook_times.get(larger) else {
+            continue;
+        };
+        let size_ratio = size as f64 / fleet_size as f64;
         println!(
-            "scaling huge/fleet: time x{time_ratio:.2}, input size x{size_ratio:.2}, \
-             time/size {:.3} (target <= 1.1)",
-            time_ratio / size_ratio
+            "scaling {larger}/fleet: input size x{size_ratio:.2}; hook time x{:.2}, \
+             time/size {:.3} (target <= 1.1); floor time x{:.2}, time/size {:.3}",
+            hook / fleet,
+            hook / fleet / size_ratio,
+            floor / fleet_floor,
+            floor / fleet_floor / size_ratio
         );
     }
 }
