@@ -49,8 +49,11 @@ impl Index {
     /// Reads every listener and route configuration of a request, and every cluster's name.
     pub fn build(listeners: &[Bytes], route_configs: &[Bytes], clusters: &[Bytes]) -> Self {
         let listeners = listeners.iter().map(ListenerEntry::read).collect();
-        let route_configs: Vec<RouteConfigEntry> =
-            route_configs.iter().map(RouteConfigEntry::read).collect();
+        let mut scratch = scan::Scratch::default();
+        let route_configs: Vec<RouteConfigEntry> = route_configs
+            .iter()
+            .map(|bytes| RouteConfigEntry::read_reusing(bytes, &mut scratch))
+            .collect();
         let by_name = Names::new(route_configs.iter().map(|rc| rc.name.as_str()));
         Self {
             listeners,

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use prost::Message;
 
 use super::owner_metadata::OwnerMetadata;
+use super::scan::Scratch;
 use crate::xds::{RouteActionView, RouteConfigurationView, RouteView, VirtualHostView};
 
 /// One route configuration of the request.
@@ -115,8 +116,14 @@ pub enum Targets {
 impl RouteConfigEntry {
     /// Indexes one encoded route configuration.
     pub fn read(bytes: &Bytes) -> Self {
+        Self::read_reusing(bytes, &mut Scratch::default())
+    }
+
+    /// [`RouteConfigEntry::read`], with lists reused across the route configurations of a
+    /// request.
+    pub(super) fn read_reusing(bytes: &Bytes, scratch: &mut Scratch) -> Self {
         // Read off the wire; the same answer as decoding, without building what is not kept.
-        super::scan::read(bytes).unwrap_or_else(|| Self::read_exact(bytes))
+        super::scan::read(bytes, scratch).unwrap_or_else(|| Self::read_exact(bytes))
     }
 
     /// Read off the wire: texts and metadata stay where they are in `bytes`.
