@@ -550,10 +550,10 @@ mod tests {
         );
     }
 
-    /// A nested splice writes what rebuilding level by level writes, and knows its length
-    /// before it is written, including when a payload's length prefix grows a byte.
+    /// A nested splice writes the message built by hand, and knows its length before it is
+    /// written, including when a payload's length prefix grows a byte.
     #[test]
-    fn nested_splice_matches_level_by_level_rewrite() {
+    fn nested_splice_writes_the_edited_message_at_its_exact_size() {
         let mut inner = message();
         put_len(&mut inner, 5, &[b'x'; 120]);
         let mut outer = Vec::new();
@@ -564,17 +564,19 @@ mod tests {
         let long = vec![b'y'; 200]; // 120 -> 200 bytes: a two-byte length prefix
         let edit_inner = |n: u32, i: usize| (n == 5 || (n == 3 && i == 0)).then(|| long.clone());
 
-        let expected = rewrite_len_fields::<WireError>(&outer, |n, i, payload| {
-            if n != 2 || i != 1 {
-                return Ok(None);
-            }
-            let mut rebuilt =
-                rewrite_len_fields::<WireError>(payload, |n, i, _| Ok(edit_inner(n, i)))?.unwrap();
-            put_len(&mut rebuilt, 6, b"appended");
-            Ok(Some(rebuilt))
-        })
-        .unwrap()
-        .unwrap();
+        let mut edited_inner = Vec::new();
+        put_len(&mut edited_inner, 1, b"name");
+        put_varint(&mut edited_inner, 2, 300);
+        put_len(&mut edited_inner, 3, &long);
+        edited_inner.extend_from_slice(&[0x25, 1, 2, 3, 4]);
+        put_len(&mut edited_inner, 3, b"second");
+        put_len(&mut edited_inner, 5, &long);
+        put_len(&mut edited_inner, 6, b"appended");
+        let mut expected = Vec::new();
+        put_len(&mut expected, 1, b"outer");
+        put_len(&mut expected, 2, &inner);
+        put_varint(&mut expected, 3, 7);
+        put_len(&mut expected, 2, &edited_inner);
 
         let splice = splice_len_fields::<WireError>(&outer, |n, i, payload| {
             if n != 2 || i != 1 {
@@ -610,6 +612,24 @@ mod tests {
         put_len(&mut expected, 7, b"tail");
         assert!(!splice.is_unchanged());
         assert_eq!(splice.len(), expected.len());
+        assert_eq!(splice.to_vec(), expected);
+    }
+
+    /// Positions handed in from outside (the index's) are checked, never trusted.
+    #[test]
+    fn record_positions_that_do_not_fit_are_errors() {
+        let m = message(); // records at 0..6, 6..9, 9..16, 16..21, 21..29
+        let splice = Splice::new(&m);
+        assert_eq!(splice.record_at(9..16).unwrap().payload, b"first");
+        for wrong in [9..15, 9..17, 6..9, 25..40] {
+            assert!(splice.record_at(wrong.clone()).is_err(), "{wrong:?}");
+        }
+        let mut splice = Splice::new(&m);
+        splice.replace(21..29, 3, b"2nd".to_vec().into()).unwrap();
+        assert!(splice.replace(9..16, 3, b"1st".to_vec().into()).is_err());
+        assert!(splice.replace(29..31, 3, b"3rd".to_vec().into()).is_err());
+        let mut expected = m[..21].to_vec();
+        put_len(&mut expected, 3, b"2nd");
         assert_eq!(splice.to_vec(), expected);
     }
 

@@ -70,14 +70,7 @@ fn splice_known_records<'a>(
         let mut nested = Splice::new(vhost_record.payload);
         while let Some((_, r, route_name)) = selected.next_if(|&(v, ..)| v == vh) {
             let route_at = known(vhost.routes.get(r).and_then(|route| route.record))?;
-            let relative = route_at
-                .start
-                .checked_sub(payload_start)
-                .unwrap_or(usize::MAX)
-                ..route_at
-                    .end
-                    .checked_sub(payload_start)
-                    .unwrap_or(usize::MAX);
+            let relative = relative_to(route_at, payload_start);
             let route_record = nested.record_at(relative.clone())?;
             if let Some(route) = splice_route(route_record.payload, route_name, artifacts)? {
                 nested.replace(relative, route_record.number, route.into())?;
@@ -99,6 +92,15 @@ const UNKNOWN_RECORD: WireError = WireError::Missing {
 /// The range of a record the index read in place.
 fn known(record: Option<Text>) -> Result<Range<usize>, WireError> {
     record.map(Text::range).ok_or(UNKNOWN_RECORD)
+}
+
+/// `range` counted from `base`; out of every message (so refused by `record_at`) when it
+/// starts before `base`.
+fn relative_to(range: Range<usize>, base: usize) -> Range<usize> {
+    match (range.start.checked_sub(base), range.end.checked_sub(base)) {
+        (Some(start), Some(end)) => start..end,
+        _ => usize::MAX..usize::MAX,
+    }
 }
 
 /// Edits the selected routes by walking every virtual host's records, for a route
@@ -144,14 +146,6 @@ fn patch_virtual_host<'a>(
 }
 
 /// Enables the processor on one route; `None` when it already is.
-pub fn patch_route(
-    route_bytes: &[u8],
-    route_name: &str,
-    artifacts: &Artifacts,
-) -> Result<Option<Vec<u8>>, WireError> {
-    Ok(splice_route(route_bytes, route_name, artifacts)?.map(|splice| splice.to_vec()))
-}
-
 fn splice_route<'a>(
     route_bytes: &'a [u8],
     route_name: &str,
