@@ -3,7 +3,9 @@
 //! Decoding route configurations with prost meant a `String`, a `Vec` or a `Bytes` for every
 //! field of every route, on tens of thousands of routes per call. This reads the same fields
 //! from the request bytes in one walk, allocating only what the index keeps. Metadata is kept
-//! as a slice of the request, unread ([`super::owner_metadata`]).
+//! as a slice of the request, unread ([`super::owner_metadata`]). Each virtual host's and
+//! route's record position is kept too, so that the patch goes straight to the selected
+//! routes (`crate::mutate::route`) instead of walking the route configuration again.
 //!
 //! The fast path either gives exactly what the exact path (`RouteConfigEntry::read_exact`,
 //! prost with the `crate::xds` views) gives, or `None`: it reads every field those views

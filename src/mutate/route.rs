@@ -6,6 +6,9 @@
 //! .aigw_route_name`. Both are additions on the wire; existing entries under the same keys are
 //! respected (an existing per-filter config is kept, an existing metadata struct is updated in
 //! place), so running twice changes nothing. Unselected routes are copied untouched.
+//!
+//! The edits nest (route configuration → virtual host → route → metadata) and are kept as a
+//! `wire::Splice`, so a patched route configuration is written once, at its exact size.
 
 use std::ops::Range;
 
