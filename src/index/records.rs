@@ -23,6 +23,8 @@ pub(super) struct Record<'a> {
     pub(super) number: u32,
     pub(super) wire_type: u8,
     pub(super) payload: &'a [u8],
+    /// The whole record, key and length included: where it lies in its message.
+    pub(super) whole: &'a [u8],
 }
 
 impl<'a> Record<'a> {
@@ -56,6 +58,7 @@ impl<'a> Reader<'a> {
         if self.rest.is_empty() {
             return Some(None);
         }
+        let start = self.rest;
         // prost rejects keys beyond 32 bits and field number 0.
         let key = u32::try_from(self.varint()?).ok()?;
         let number = Some(key >> 3).filter(|n| *n > 0)?;
@@ -68,6 +71,7 @@ impl<'a> Reader<'a> {
                     number,
                     wire_type,
                     payload: before.get(..before.len() - self.rest.len())?,
+                    whole: start.get(..start.len() - self.rest.len())?,
                 }));
             }
             FIXED64 => 8,
@@ -84,6 +88,7 @@ impl<'a> Reader<'a> {
             number,
             wire_type,
             payload,
+            whole: start.get(..start.len() - rest.len())?,
         }))
     }
 

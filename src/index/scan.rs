@@ -60,13 +60,11 @@ pub(super) fn read(bytes: &Bytes, scratch: &mut Scratch) -> Option<RouteConfigEn
     let mut name = "";
     scratch.virtual_hosts.clear();
     let mut reader = Reader::new(bytes);
-    loop {
-        let at = reader.rest;
-        let Some(record) = reader.next()? else { break };
+    while let Some(record) = reader.next()? {
         match record.number {
             field::CONFIG_NAME => name = record.text()?,
             field::CONFIG_VIRTUAL_HOSTS => {
-                let whole = whole_record(bytes, at, reader.rest)?;
+                let whole = Text::within(bytes, record.whole)?;
                 let vhost = virtual_host(bytes, record.len()?, whole, &mut scratch.routes)?;
                 scratch.virtual_hosts.push(vhost);
             }
@@ -91,13 +89,11 @@ fn virtual_host(
     routes.clear();
     let mut metadata = Once::default();
     let mut reader = Reader::new(bytes);
-    loop {
-        let at = reader.rest;
-        let Some(record) = reader.next()? else { break };
+    while let Some(record) = reader.next()? {
         match record.number {
             field::VHOST_NAME => name = record.text()?,
             field::VHOST_ROUTES => {
-                let whole = whole_record(config, at, reader.rest)?;
+                let whole = Text::within(config, record.whole)?;
                 routes.push(route(config, record.len()?, whole)?);
             }
             field::VHOST_METADATA => metadata.set(record)?,
@@ -110,11 +106,6 @@ fn virtual_host(
         routes: exact(routes),
         record: Some(whole),
     })
-}
-
-/// Where the record that started at `at` and ended where `rest` starts lies in `config`.
-fn whole_record(config: &[u8], at: &[u8], rest: &[u8]) -> Option<Text> {
-    Text::within(config, at.get(..at.len() - rest.len())?)
 }
 
 /// A route, from its payload within the route configuration `config`.
