@@ -39,8 +39,18 @@ pub fn splice_in<'a>(
     field: u32,
     entries: Entries<'_>,
 ) -> Result<Splice<'a>, WireError> {
-    if wire::len_payloads(message, field).next().is_none() {
-        let mut splice = Splice::new(message);
+    // Protobuf merges split metadata records (map entries: last wins), so making every record
+    // carry the right values keeps the merged value right.
+    let mut present = false;
+    let spliced = wire::splice_len_fields(message, |number, _, md| {
+        if number != field {
+            return Ok(None);
+        }
+        present = true;
+        Ok(set_in_metadata(md, entries)?.map(Payload::from))
+    })?;
+    let mut splice = spliced.unwrap_or_else(|| Splice::new(message));
+    if !present {
         let mut md = Vec::new();
         put_entry(
             &mut md,
@@ -48,18 +58,8 @@ pub fn splice_in<'a>(
             &with_values(Struct::default(), entries),
         );
         splice.append(field, &md);
-        return Ok(splice);
     }
-    // Protobuf merges split metadata records (map entries: last wins), so making every record
-    // carry the right values keeps the merged value right.
-    let spliced = wire::splice_len_fields(message, |number, _, md| {
-        if number == field {
-            Ok(set_in_metadata(md, entries)?.map(Payload::from))
-        } else {
-            Ok(None)
-        }
-    })?;
-    Ok(spliced.unwrap_or_else(|| Splice::new(message)))
+    Ok(splice)
 }
 
 /// Sets `entries` in one encoded `Metadata`; `None` when they are already set.
