@@ -131,7 +131,7 @@ pub fn main() -> ExitCode {
         Command::Serve {
             listen,
             admin_listen,
-        } => serve(config, listen, admin_listen),
+        } => serve(config, cli.config, listen, admin_listen),
         Command::Apply { input, output } => apply(config, &input, &output),
         Command::Render {
             input,
@@ -189,6 +189,7 @@ fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
 
 fn serve(
     mut config: Config,
+    config_file: Option<PathBuf>,
     listen: Vec<ListenAddr>,
     admin_listen: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {
@@ -201,6 +202,7 @@ fn serve(
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let result = runtime.block_on(xds_hook::server::serve(
         config,
+        config_file,
         xds_hook::server::shutdown::signal(),
     ));
     // A hook task still running after the grace period must not hold the exit.
@@ -294,7 +296,7 @@ fn describe(config: &Config) -> String {
     format!(
         "selection:\n  routeAnnotation: {}\n  gatewayNamespaces: {}\n  gatewayAnnotation: {}\n\
          extProc:\n  filterName: {}\n  clusterName: {}\n  socketPath: {}\n  messageTimeout: {}\n  metadataNamespace: {}\n\
-         server:\n  listen: [{}]\n  adminListen: {}\n  maxMessageBytes: {}\n  maxConcurrentCalls: {}\n  shutdownGrace: {}\n  tls:{}\n",
+         server:\n  listen: [{}]\n  adminListen: {}\n  maxMessageBytes: {}\n  maxConcurrentCalls: {}\n  maxQueuedCalls: {}\n  queueTimeout: {}\n  maxCallTime: {}\n  configReloadInterval: {}\n  shutdownGrace: {}\n  tls:{}\n",
         s.route_annotation,
         namespaces,
         s.gateway_annotation
@@ -311,6 +313,10 @@ fn describe(config: &Config) -> String {
             .map_or_else(|| "null  # disabled".to_owned(), |a| a.to_string()),
         server.max_message_bytes,
         server.max_concurrent_calls,
+        server.max_queued_calls,
+        humantime::format_duration(server.queue_timeout),
+        humantime::format_duration(server.max_call_time),
+        humantime::format_duration(server.config_reload_interval),
         humantime::format_duration(server.shutdown_grace),
         tls,
     )

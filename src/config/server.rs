@@ -22,6 +22,21 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// response (up to twice `maxMessageBytes`), so this bounds memory; EG replicas call one at a
 /// time each, so a few replicas fit.
 pub const DEFAULT_MAX_CONCURRENT_CALLS: usize = 4;
+/// Default number of `PostTranslateModify` calls that may wait for a slot. A waiting call holds
+/// no request body (admission comes before the body is read), only what HTTP/2 flow control
+/// lets its client send ahead, so the queue is cheap; it absorbs every EG replica's burst of
+/// per-Gateway calls at once.
+pub const DEFAULT_MAX_QUEUED_CALLS: usize = 16;
+/// Default longest wait for a slot before the call is answered `UNAVAILABLE` (which EG
+/// retries). Far above the hook's time per call, so only a stuck server reaches it.
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default longest time an admitted call may hold its slot, from admission to the last byte
+/// of its response. EG sets no deadline, so without this a client that stops reading its
+/// answer would hold a slot and a fleet's memory for ever. The hook takes well under a second
+/// on the largest allowed message; this leaves room for slow networks.
+pub const DEFAULT_MAX_CALL_TIME: Duration = Duration::from_secs(60);
+/// Default interval at which the `--config` file is checked for changes.
+pub const DEFAULT_CONFIG_RELOAD_INTERVAL: Duration = Duration::from_secs(10);
 /// Default drain time after SIGTERM: below Kubernetes' 30 s `terminationGracePeriodSeconds`,
 /// so in-flight calls finish (or we say they did not) before the kubelet kills the pod.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
@@ -37,9 +52,16 @@ pub struct ServerConfig {
     pub admin_listen: Option<SocketAddr>,
     /// Largest request or response message, in bytes.
     pub max_message_bytes: usize,
-    /// `PostTranslateModify` calls processed at once; excess calls are refused at once with
-    /// `RESOURCE_EXHAUSTED` instead of queueing whole fleets in memory.
+    /// `PostTranslateModify` calls processed at once; excess calls wait in a FIFO queue.
     pub max_concurrent_calls: usize,
+    /// Calls that may wait for a slot; beyond that a call is answered `UNAVAILABLE`.
+    pub max_queued_calls: usize,
+    /// Longest wait for a slot; then the call is answered `UNAVAILABLE`.
+    pub queue_timeout: Duration,
+    /// Longest an admitted call may hold its slot, to the last byte of its response.
+    pub max_call_time: Duration,
+    /// How often the `--config` file is checked for changes.
+    pub config_reload_interval: Duration,
     /// How long in-flight calls may take to finish after SIGTERM/SIGINT.
     pub shutdown_grace: Duration,
     /// TLS on every gRPC listener, when set.
@@ -103,6 +125,10 @@ impl Default for ServerConfig {
             admin_listen: Some(SocketAddr::from(([0, 0, 0, 0], 1064))),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             max_concurrent_calls: DEFAULT_MAX_CONCURRENT_CALLS,
+            max_queued_calls: DEFAULT_MAX_QUEUED_CALLS,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
+            max_call_time: DEFAULT_MAX_CALL_TIME,
+            config_reload_interval: DEFAULT_CONFIG_RELOAD_INTERVAL,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             tls: None,
         }
@@ -118,6 +144,10 @@ pub(super) struct RawServer {
     admin_listen: Option<Option<String>>,
     max_message_bytes: Option<u64>,
     max_concurrent_calls: Option<u64>,
+    max_queued_calls: Option<u64>,
+    queue_timeout: Option<String>,
+    max_call_time: Option<String>,
+    config_reload_interval: Option<String>,
     shutdown_grace: Option<String>,
     tls: Option<RawTls>,
 }
@@ -151,6 +181,10 @@ impl RawServer {
             admin_listen,
             max_message_bytes,
             max_concurrent_calls,
+            max_queued_calls,
+            queue_timeout,
+            max_call_time,
+            config_reload_interval,
             shutdown_grace,
             tls,
         } = self;
@@ -188,6 +222,26 @@ impl RawServer {
                 "server.maxConcurrentCalls",
                 max_concurrent_calls,
                 defaults.max_concurrent_calls,
+            )?,
+            max_queued_calls: match max_queued_calls {
+                Some(n) => usize::try_from(n)
+                    .map_err(|_| invalid("server.maxQueuedCalls", format!("{n} is too large")))?,
+                None => defaults.max_queued_calls,
+            },
+            queue_timeout: positive_duration(
+                "server.queueTimeout",
+                queue_timeout,
+                defaults.queue_timeout,
+            )?,
+            max_call_time: positive_duration(
+                "server.maxCallTime",
+                max_call_time,
+                defaults.max_call_time,
+            )?,
+            config_reload_interval: positive_duration(
+                "server.configReloadInterval",
+                config_reload_interval,
+                defaults.config_reload_interval,
             )?,
             shutdown_grace: match shutdown_grace {
                 Some(text) => duration("server.shutdownGrace", &text)?,
@@ -237,6 +291,21 @@ fn positive(key: &'static str, value: Option<u64>, default: usize) -> Result<usi
         Some(n) => usize::try_from(n).map_err(|_| invalid(key, format!("{n} is too large"))),
         None => Ok(default),
     }
+}
+
+fn positive_duration(
+    key: &'static str,
+    text: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    let value = duration(key, &text)?;
+    if value.is_zero() {
+        return Err(invalid(key, "must be positive".into()));
+    }
+    Ok(value)
 }
 
 fn duration(key: &'static str, text: &str) -> Result<Duration, ConfigError> {
@@ -297,6 +366,23 @@ mod tests {
     }
 
     #[test]
+    fn overload_settings_are_read_and_a_queue_can_be_turned_off() {
+        let c = Config::from_yaml(
+            "server:\n  maxQueuedCalls: 0\n  queueTimeout: 2s\n  maxCallTime: 90s\n  configReloadInterval: 250ms\n",
+        )
+        .unwrap();
+        assert_eq!(c.server.max_queued_calls, 0);
+        assert_eq!(c.server.queue_timeout, Duration::from_secs(2));
+        assert_eq!(c.server.max_call_time, Duration::from_secs(90));
+        assert_eq!(c.server.config_reload_interval, Duration::from_millis(250));
+        let d = Config::default().server;
+        assert_eq!(
+            (d.max_queued_calls, d.queue_timeout, d.max_call_time),
+            (16, Duration::from_secs(30), Duration::from_secs(60))
+        );
+    }
+
+    #[test]
     fn server_values_are_validated_with_their_key() {
         let cases = [
             ("server:\n  listen: []\n", "server.listen"),
@@ -307,6 +393,12 @@ mod tests {
                 "server.maxConcurrentCalls",
             ),
             ("server:\n  shutdownGrace: later\n", "server.shutdownGrace"),
+            ("server:\n  queueTimeout: 0s\n", "server.queueTimeout"),
+            ("server:\n  maxCallTime: never\n", "server.maxCallTime"),
+            (
+                "server:\n  configReloadInterval: 0ms\n",
+                "server.configReloadInterval",
+            ),
             (
                 "server:\n  tls:\n    certFile: a\n    keyFile: b\n    reloadInterval: 0s\n",
                 "server.tls.reloadInterval",

@@ -111,13 +111,59 @@ fn remove_stale_socket(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(path)
 }
 
-/// Which listener a connection came in on, and from where.
+/// Which listener a connection came in on, from where, and how to end it. tonic puts a copy
+/// in every request's extensions.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
     /// The listen address.
     pub listener: Arc<str>,
     /// The peer, for TCP.
     pub remote: Option<SocketAddr>,
+    /// Ends the connection.
+    pub abort: Abort,
+}
+
+/// Ends a connection from outside its task: every read and write fails from then on, so hyper
+/// drops the connection and every call on it, with their bodies and permits.
+///
+/// This is how `server.maxCallTime` frees a slot whose response the client stopped reading:
+/// once the response is handed to hyper, HTTP/2 flow control stalls it where no service code
+/// can reach, and closing the connection is the only way to release it. Clients see the
+/// connection end, which gRPC reports as `UNAVAILABLE` (retried by EG).
+#[derive(Debug, Clone, Default)]
+pub struct Abort(Arc<AbortState>);
+
+#[derive(Debug, Default)]
+struct AbortState {
+    aborted: std::sync::atomic::AtomicBool,
+    waker: atomic_waker::AtomicWaker,
+}
+
+impl Abort {
+    /// Ends the connection; its task is woken to notice.
+    pub fn abort(&self) {
+        self.0
+            .aborted
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.0.waker.wake();
+    }
+
+    /// Whether the connection was ended; registers the task to be woken when it is.
+    fn poll_aborted(&self, cx: &Context<'_>) -> bool {
+        use std::sync::atomic::Ordering::Acquire;
+        if self.0.aborted.load(Acquire) {
+            return true;
+        }
+        self.0.waker.register(cx.waker());
+        self.0.aborted.load(Acquire)
+    }
+
+    fn error() -> std::io::Error {
+        std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "connection ended by the server (server.maxCallTime)",
+        )
+    }
 }
 
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -158,6 +204,9 @@ impl AsyncRead for Conn {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        if self.info.abort.poll_aborted(cx) {
+            return Poll::Ready(Err(Abort::error()));
+        }
         Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
@@ -168,14 +217,24 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
+        if self.info.abort.poll_aborted(cx) {
+            return Poll::Ready(Err(Abort::error()));
+        }
         Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.info.abort.poll_aborted(cx) {
+            return Poll::Ready(Err(Abort::error()));
+        }
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // An ended connection is not lingered: nothing more is owed to its client.
+        if self.info.abort.poll_aborted(cx) {
+            return Poll::Ready(Err(Abort::error()));
+        }
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 
@@ -184,6 +243,9 @@ impl AsyncWrite for Conn {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
+        if self.info.abort.poll_aborted(cx) {
+            return Poll::Ready(Err(Abort::error()));
+        }
         Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
     }
 
@@ -225,6 +287,7 @@ async fn accept_loop(listener: Bound, tls: Option<Arc<ReloadingTls>>, tx: Sender
         let info = ConnInfo {
             listener: Arc::clone(&name),
             remote,
+            abort: Abort::default(),
         };
         match &tls {
             None => {

@@ -20,6 +20,8 @@ use prometheus_client::metrics::{
 use prometheus_client::registry::Registry;
 use tonic::Code;
 
+use super::limits::QueueGauges;
+
 /// Every metric of one server.
 #[derive(Debug)]
 pub struct Metrics {
@@ -29,6 +31,40 @@ pub struct Metrics {
     pub hook: HookMetrics,
     /// TLS file reloads by result (`success`, `failure`).
     pub tls_reloads: Family<ResultLabels, Counter>,
+    /// The overload queue and refusals.
+    pub overload: OverloadMetrics,
+    /// Configuration file reloads by result (`success`, `failure`), and the one in force.
+    pub config: ConfigMetrics,
+}
+
+/// What overload did: the queue, and the calls turned away or cut.
+#[derive(Debug)]
+pub struct OverloadMetrics {
+    /// Calls waiting for a slot now, and the most that ever waited at once.
+    pub queue: QueueGauges,
+    /// Time admitted `PostTranslateModify` calls waited for their slot.
+    pub queue_wait: Histogram,
+    /// Calls refused or cut, by reason (`queue_full`, `queue_timeout`, `max_call_time`,
+    /// `max_message_bytes`).
+    pub refusals: Family<ReasonLabels, Counter>,
+}
+
+/// The configuration file: reloads, and which configuration is in force.
+#[derive(Debug, Default)]
+pub struct ConfigMetrics {
+    /// Reloads of a changed file, by result.
+    pub reloads: Family<ResultLabels, Counter>,
+    /// 1 for the configuration in force, labelled with its hash; the previous label is
+    /// removed when another takes over.
+    pub info: Family<ConfigLabels, Gauge>,
+}
+
+/// The configuration in force.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConfigLabels {
+    /// The first 16 hex digits of the SHA-256 of the file's bytes, or `defaults` when no file
+    /// was given.
+    pub hash: String,
 }
 
 #[derive(Debug)]
@@ -154,6 +190,11 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 17))
 }
 
+fn queue_wait_histogram() -> Histogram {
+    // 0.1 ms .. ~52 s: from a slot freed at once to the longest queueTimeout worth setting.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 20))
+}
+
 fn bytes_histogram() -> Histogram {
     // 64 B .. 1 GiB, by factors of 4.
     Histogram::new(exponential_buckets(64.0, 4.0, 13))
@@ -178,6 +219,12 @@ impl Metrics {
         };
         let hook = HookMetrics::default();
         let tls_reloads = Family::<ResultLabels, Counter>::default();
+        let overload = OverloadMetrics {
+            queue: QueueGauges::default(),
+            queue_wait: queue_wait_histogram(),
+            refusals: Family::default(),
+        };
+        let config = ConfigMetrics::default();
         let r = &mut registry;
         r.register(
             "grpc_requests",
@@ -239,11 +286,44 @@ impl Metrics {
             "Reloads of changed TLS files, by result",
             tls_reloads.clone(),
         );
+        r.register(
+            "queue_depth",
+            "PostTranslateModify calls waiting for a slot (server.maxConcurrentCalls)",
+            overload.queue.depth.clone(),
+        );
+        r.register(
+            "queue_depth_peak",
+            "The most PostTranslateModify calls that waited for a slot at once since start",
+            overload.queue.peak.clone(),
+        );
+        r.register(
+            "queue_wait_seconds",
+            "Time admitted PostTranslateModify calls waited for a slot",
+            overload.queue_wait.clone(),
+        );
+        r.register(
+            "refusals",
+            "Calls refused or cut, by reason (every reason but max_message_bytes is answered \
+             UNAVAILABLE, which EG retries)",
+            overload.refusals.clone(),
+        );
+        r.register(
+            "config_reloads",
+            "Reloads of a changed configuration file, by result",
+            config.reloads.clone(),
+        );
+        r.register(
+            "config_info",
+            "The configuration in force (1), labelled with a hash of its file",
+            config.info.clone(),
+        );
         Self {
             registry,
             rpc,
             hook,
             tls_reloads,
+            overload,
+            config,
         }
     }
 
@@ -253,6 +333,29 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// A call was refused or cut for `reason`.
+    pub fn refused(&self, reason: &'static str) {
+        self.overload
+            .refusals
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// The configuration labelled `hash` took over from the one labelled `previous`.
+    pub fn config_in_force(&self, previous: Option<&str>, hash: &str) {
+        if let Some(previous) = previous {
+            self.config.info.remove(&ConfigLabels {
+                hash: previous.to_owned(),
+            });
+        }
+        self.config
+            .info
+            .get_or_create(&ConfigLabels {
+                hash: hash.to_owned(),
+            })
+            .set(1);
     }
 
     /// A call started.

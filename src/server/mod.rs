@@ -10,7 +10,9 @@
 //! - [`health`]: `grpc.health.v1.Health`, readiness and reflection;
 //! - [`admin`]: `/healthz`, `/readyz`, `/metrics` over HTTP;
 //! - [`metrics`] and [`outcome`]: what is counted, and what one call did;
-//! - [`limits`] and [`layer`]: admission, size-limit statuses, per-call observation;
+//! - [`limits`] and [`layer`]: admission, the overload queue, call time, size-limit statuses,
+//!   per-call observation;
+//! - [`reload`]: the configuration file, re-read and swapped in between calls;
 //! - [`shutdown`]: signals and the grace period.
 
 pub mod admin;
@@ -21,20 +23,53 @@ pub mod linger;
 pub mod listen;
 pub mod metrics;
 pub mod outcome;
+pub mod reload;
 pub mod service;
 pub mod shutdown;
 pub mod tls;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, ServerConfig};
 use crate::hook::Hook;
 
 pub use service::ExtensionService;
+
+/// How often the server pings an idle HTTP/2 connection.
+pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a ping may go unanswered before the connection is closed.
+pub const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Each call's HTTP/2 receive window: what a client may send before the server reads.
+pub const STREAM_WINDOW: u32 = 1 << 20;
+
+/// A connection's HTTP/2 receive window, shared by all its calls: room for the stream window
+/// of every call that can be admitted or queued, and one more.
+///
+/// A queued call's body is not read until it is admitted, so the bytes its client sent ahead
+/// sit unread and hold their share of the connection's window. With hyper's default (a
+/// connection window equal to one stream window), one queued call on a connection starves
+/// the admitted call on the same connection of window to send its body, and both wait until
+/// `server.queueTimeout`. EG sends all of a replica's calls over one connection.
+pub fn connection_window(server: &ServerConfig) -> u32 {
+    let streams = server
+        .max_concurrent_calls
+        .saturating_add(server.max_queued_calls)
+        .saturating_add(1);
+    u32::try_from(streams)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(STREAM_WINDOW)
+        .min(MAX_WINDOW)
+}
+
+/// The largest window HTTP/2 allows (2^31 - 1).
+const MAX_WINDOW: u32 = (1 << 31) - 1;
 
 /// Errors that stop the server, each naming what failed.
 #[derive(Debug, thiserror::Error)]
@@ -59,8 +94,13 @@ pub enum ServeError {
 }
 
 /// Loads TLS, binds every configured address, and serves until `shutdown` resolves; then
-/// drains for at most `server.shutdownGrace`.
-pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+/// drains for at most `server.shutdownGrace`. `config` was read from `config_file`, if given,
+/// which is then re-read for changes ([`reload`]).
+pub async fn serve(
+    config: Config,
+    config_file: Option<PathBuf>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
     let tls = config
         .server
         .tls
@@ -73,7 +113,7 @@ pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> Result
         Some(addr) => Some(admin::bind(addr).await?),
         None => None,
     };
-    run(config, listeners, admin, tls, shutdown).await
+    run(config, config_file, listeners, admin, tls, shutdown).await
 }
 
 /// Serves plaintext gRPC on an already bound listener, without the admin port (in-process
@@ -85,6 +125,7 @@ pub async fn serve_on(
 ) -> Result<(), ServeError> {
     run(
         config,
+        None,
         vec![listen::Bound::Tcp(listener)],
         None,
         None,
@@ -95,6 +136,7 @@ pub async fn serve_on(
 
 async fn run(
     config: Config,
+    config_file: Option<PathBuf>,
     listeners: Vec<listen::Bound>,
     admin: Option<TcpListener>,
     tls: Option<Arc<tls::ReloadingTls>>,
@@ -105,11 +147,9 @@ async fn run(
     let reflection = health::reflection()?;
     let metrics = Arc::new(metrics::Metrics::new());
     let (mut health, health_service) = health::Health::new().await;
-    let limits = Arc::new(limits::Limits::new(
-        server.max_concurrent_calls,
-        server.max_message_bytes,
-    ));
-    let extension = ExtensionService::new(Hook::new(config), Arc::clone(&metrics))
+    let limits = Arc::new(limits::Limits::new(&server, metrics.overload.queue.clone()));
+    let hooks = Arc::new(reload::HookCell::new(Hook::new(config)));
+    let extension = ExtensionService::with_hooks(Arc::clone(&hooks), Arc::clone(&metrics))
         .into_server(server.max_message_bytes);
 
     let mut background = Vec::new();
@@ -124,6 +164,13 @@ async fn run(
     if let Some(tls) = &tls {
         background.push(Arc::clone(tls).spawn_watcher(Arc::clone(&metrics)));
     }
+    match config_file {
+        Some(path) => {
+            let reloader = reload::Reloader::new(path, hooks, Arc::clone(&metrics));
+            background.push(reloader.spawn(server.config_reload_interval));
+        }
+        None => metrics.config_in_force(None, reload::DEFAULTS_HASH),
+    }
     let addrs: Vec<String> = listeners.iter().map(|l| l.addr().to_string()).collect();
     for addr in &addrs {
         tracing::info!(
@@ -137,6 +184,12 @@ async fn run(
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let grpc = tonic::transport::Server::builder()
+        // A peer that vanished without closing (node gone, network cut) is found by its
+        // unanswered pings, and its calls and their slots are freed.
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(connection_window(&server))
         .layer(layer::CallLayer::new(Arc::clone(&metrics), limits))
         .add_service(health_service)
         .add_service(reflection)
@@ -148,6 +201,9 @@ async fn run(
     tracing::info!(
         max_message_bytes = server.max_message_bytes,
         max_concurrent_calls = server.max_concurrent_calls,
+        max_queued_calls = server.max_queued_calls,
+        queue_timeout = ?server.queue_timeout,
+        max_call_time = ?server.max_call_time,
         "serving envoygateway.extension.EnvoyGatewayExtension"
     );
     let result = shutdown::drain(grpc, shutdown, server.shutdown_grace, || async move {

@@ -20,11 +20,12 @@ use crate::hook::Hook;
 use super::limits::CallPermit;
 use super::metrics::Metrics;
 use super::outcome::Recorder;
+use super::reload::HookCell;
 
 /// The extension service implementation.
 #[derive(Debug, Clone)]
 pub struct ExtensionService {
-    hook: Arc<Hook>,
+    hooks: Arc<HookCell>,
     metrics: Arc<Metrics>,
     recorder: Arc<Recorder>,
 }
@@ -32,8 +33,13 @@ pub struct ExtensionService {
 impl ExtensionService {
     /// Wraps a hook; its calls are recorded in `metrics`.
     pub fn new(hook: Hook, metrics: Arc<Metrics>) -> Self {
+        Self::with_hooks(Arc::new(HookCell::new(hook)), metrics)
+    }
+
+    /// Serves whichever hook `hooks` holds when each call starts (it changes on reload).
+    pub fn with_hooks(hooks: Arc<HookCell>, metrics: Arc<Metrics>) -> Self {
         Self {
-            hook: Arc::new(hook),
+            hooks,
             metrics,
             recorder: Arc::new(Recorder::default()),
         }
@@ -54,7 +60,8 @@ impl EnvoyGatewayExtension for ExtensionService {
         request: Request<PostTranslateModifyRequest>,
     ) -> Result<Response<PostTranslateModifyResponse>, Status> {
         let span = tracing::info_span!("PostTranslateModify");
-        let hook = Arc::clone(&self.hook);
+        // The configuration in force now serves this call to its end, whatever reloads.
+        let hook = self.hooks.current();
         let metrics = Arc::clone(&self.metrics);
         let recorder = Arc::clone(&self.recorder);
         let blocking_span = span.clone();
