@@ -256,7 +256,7 @@ async fn a_call_that_outlives_the_grace_period_is_cut_with_a_warning_and_exit_ze
 
 // The checks below block (std I/O, sleeps): the call's task needs another worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn excess_concurrent_calls_get_resource_exhausted_at_once() {
+async fn excess_calls_wait_for_a_slot_and_without_a_queue_get_unavailable() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(dir.path(), &config("  maxConcurrentCalls: 1\n"));
     let channel = channel(daemon.tcp()).await;
@@ -266,30 +266,65 @@ async fn excess_concurrent_calls_get_resource_exhausted_at_once() {
         "the first call to be in flight",
         || in_flight(&daemon) == 1,
     );
-    let started = Instant::now();
-    let refused = client(channel.clone())
+    let second = tokio::spawn({
+        let channel = channel.clone();
+        async move {
+            client(channel)
+                .post_translate_modify(large_request(1))
+                .await
+        }
+    });
+    eventually(Duration::from_secs(10), "the second call to wait", || {
+        metric(&daemon, "xds_hook_queue_depth") == Some(1)
+    });
+    assert!(!second.is_finished(), "it waits for the slot");
+    assert_eq!(first.finish().await.0, Some(tonic::Code::Ok));
+    second.await.unwrap().unwrap();
+    assert_eq!(metric(&daemon, "xds_hook_queue_depth"), Some(0));
+    assert_eq!(
+        metric(&daemon, "xds_hook_queue_wait_seconds_count"),
+        Some(2)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(
+        dir.path(),
+        &config("  maxConcurrentCalls: 1\n  maxQueuedCalls: 0\n"),
+    );
+    let unqueued = harness::channel(daemon.tcp()).await;
+    let first = ManualCall::start(daemon.tcp(), &large_request(1)).await;
+    eventually(
+        Duration::from_secs(10),
+        "the first call to be in flight",
+        || in_flight(&daemon) == 1,
+    );
+    let refused = client(unqueued.clone())
         .post_translate_modify(large_request(1))
         .await
         .unwrap_err();
-    assert_eq!(
-        refused.code(),
-        tonic::Code::ResourceExhausted,
-        "{refused:?}"
-    );
+    // Overload is transient: UNAVAILABLE, which EG retries, naming the setting.
+    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
     assert!(
-        refused.message().contains("server.maxConcurrentCalls"),
+        refused.message().contains("server.maxQueuedCalls"),
         "{}",
         refused.message()
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "refused, not queued"
-    );
     assert_eq!(first.finish().await.0, Some(tonic::Code::Ok));
-    client(channel)
+    client(unqueued)
         .post_translate_modify(large_request(1))
         .await
         .unwrap();
+    assert_eq!(
+        metric(&daemon, "xds_hook_refusals_total{reason=\"queue_full\"}"),
+        Some(1)
+    );
+}
+
+/// A metric's value, by the start of its line up to the value.
+fn metric(daemon: &Daemon, series: &str) -> Option<u64> {
+    let (_, text) = daemon.admin_get("/metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Load and faults against the real binary: concurrent generated calls for a bounded time,
 //! mixed with clients that hang up mid-call, send oversized messages, or give a deadline the
 //! call cannot meet. The server must stay up and healthy, every completed answer must be the
-//! library's answer byte for byte, refused calls must be refused with the documented codes,
+//! library's answer byte for byte, refused calls must be refused with the documented codes
+//! (`RESOURCE_EXHAUSTED` only for an oversized message, `UNAVAILABLE` for overload),
 //! and resident memory must settle back instead of growing with the number of calls.
 //!
 //! By default a short run (a few seconds, a mid-sized request) runs in `cargo test`.
@@ -202,10 +203,13 @@ async fn hang_up_mid_call(
     tally.hung_up.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Whether a status is the server's admission refusal (every slot taken, e.g. by calls whose
-/// clients hung up and whose slots the server has not yet seen freed).
+/// Whether a status is the server's overload refusal (every slot taken and the queue full or
+/// waited out, e.g. by calls whose clients hung up and whose slots the server has not yet seen
+/// freed): `UNAVAILABLE`, naming the setting.
 fn is_busy(status: &tonic::Status) -> bool {
-    status.code() == Code::ResourceExhausted && status.message().contains("maxConcurrentCalls")
+    status.code() == Code::Unavailable
+        && (status.message().contains("server.maxQueuedCalls")
+            || status.message().contains("server.queueTimeout"))
 }
 
 /// A message over the limit must be refused with RESOURCE_EXHAUSTED naming the limit (or, when
@@ -238,9 +242,10 @@ async fn miss_deadline(
     let (code, _) = call.answer().await;
     match code {
         Some(Code::Cancelled | Code::DeadlineExceeded) => &tally.deadline,
-        // Refused at admission: every slot was taken (the message is checked in `is_busy`'s
-        // other callers; here only the code reaches the raw client's trailers).
-        Some(Code::ResourceExhausted) => &tally.busy,
+        // Refused at admission: every slot was taken and the queue full (the message is
+        // checked in `is_busy`'s other callers; here only the code reaches the raw client's
+        // trailers).
+        Some(Code::Unavailable) => &tally.busy,
         other => panic!("deadline: {other:?}"),
     }
     .fetch_add(1, Ordering::Relaxed);

@@ -8,6 +8,7 @@ mod daemon;
 mod daemon_tls;
 mod dataplane;
 mod deploy;
+mod eg_calls;
 mod envoy;
 mod fuzz;
 mod golden;

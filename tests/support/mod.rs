@@ -8,6 +8,7 @@
     clippy::panic
 )]
 
+pub mod eg_client;
 pub mod envoy_process;
 pub mod ext_proc;
 pub mod upstream;

@@ -1,0 +1,443 @@
+//! Envoy Gateway's real calling pattern, against the real binary: several EG replicas, each
+//! calling `PostTranslateModify` once per Gateway with EG's client settings (waitForReady,
+//! 4 attempts, 0.1–1 s backoff, only `UNAVAILABLE` retried, no deadline). A failed call is a
+//! lost Gateway update, so every call must succeed and equal the library's answer, with the
+//! default limits and with a single slot. Beside them: a client that never reads its answer
+//! and one that never finishes its request must not keep a slot past `server.maxCallTime`;
+//! and the configuration file is reloaded without a restart.
+//!
+//! The default run is short (3 replicas × 8 Gateways, KiB to a few MiB). `XDS_HOOK_EG_LOAD=1`
+//! runs the long one (4 replicas × 60 Gateways, up to a fleet of 11 MiB) and prints figures.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use prost::Message as _;
+use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
+use xds_hook::workload::{Preset, Spec, generate};
+use xds_hook::{Config, Hook};
+
+use crate::daemon::harness::{Daemon, ManualCall, eventually, large_request};
+use crate::support::eg_client::EgClient;
+
+/// One Gateway's translation, and what the hook must answer.
+struct Gateway {
+    request: PostTranslateModifyRequest,
+    expected: Vec<u8>,
+}
+
+/// How many replicas call how many Gateways, of which sizes.
+struct Plan {
+    replicas: usize,
+    gateways_per_replica: usize,
+    /// Calls each replica has in flight at once (EG translates Gateways one by one per
+    /// runner, but a burst of watches can overlap; more than one stresses the queue).
+    concurrency: usize,
+    specs: Vec<Spec>,
+}
+
+fn plan() -> Plan {
+    let small = Preset::Small.spec();
+    // From a few KiB (one listener) to a few MiB (hundreds of listeners, thousands of
+    // clusters), like Gateways of very different sizes in one fleet.
+    let mut specs = vec![
+        Spec {
+            listeners: 1,
+            clusters: 4,
+            secrets: 1,
+            ..small.clone()
+        },
+        small.clone(),
+        Spec {
+            listeners: 100,
+            clusters: 500,
+            ..small.clone()
+        },
+        Spec {
+            listeners: 400,
+            clusters: 2_000,
+            ..small.clone()
+        },
+    ];
+    if std::env::var_os("XDS_HOOK_EG_LOAD").is_some() {
+        specs.push(Preset::Fleet.spec());
+        Plan {
+            replicas: 4,
+            gateways_per_replica: 60,
+            concurrency: 3,
+            specs,
+        }
+    } else {
+        Plan {
+            replicas: 3,
+            gateways_per_replica: 8,
+            concurrency: 4,
+            specs,
+        }
+    }
+}
+
+fn gateways(plan: &Plan) -> Vec<Arc<Gateway>> {
+    let hook = Hook::new(Config::default());
+    plan.specs
+        .iter()
+        .enumerate()
+        .map(|(n, spec)| {
+            let request = generate(&Spec {
+                seed: spec.seed + n as u64,
+                ..spec.clone()
+            });
+            let expected = hook
+                .post_translate_modify(request.clone())
+                .response
+                .encode_to_vec();
+            Arc::new(Gateway { request, expected })
+        })
+        .collect()
+}
+
+/// What the replicas saw.
+struct Figures {
+    /// Time to an answer, retries included, of every call that got one.
+    latencies: Vec<Duration>,
+    /// The final status of every call that got none: a lost Gateway update.
+    lost: Vec<tonic::Status>,
+    retries: usize,
+    queue_peak: u64,
+    refusals: String,
+    largest_kib: usize,
+}
+
+impl Figures {
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let rank = ((sorted.len() as f64) * p).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    }
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} calls answered, {} lost (largest request {} KiB): p50 {:?}, p99 {:?}, max {:?}; \
+             retries {}; queue depth peak {}; refusals [{}]",
+            self.latencies.len(),
+            self.lost.len(),
+            self.largest_kib,
+            self.percentile(0.5),
+            self.percentile(0.99),
+            self.percentile(1.0),
+            self.retries,
+            self.queue_peak,
+            self.refusals,
+        )
+    }
+}
+
+/// Runs the plan's replicas against a daemon started with `server_extra`, checks every answer
+/// and returns the figures.
+async fn replicas_call_every_gateway(server_extra: &str) -> Figures {
+    let plan = plan();
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(
+        dir.path(),
+        &format!("server:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n{server_extra}"),
+    );
+    let addr = daemon.tcp();
+    let gateways = gateways(&plan);
+    let largest_kib = gateways
+        .iter()
+        .map(|g| g.request.encoded_len() >> 10)
+        .max()
+        .unwrap();
+
+    let mut replicas = Vec::new();
+    for replica in 0..plan.replicas {
+        let client = EgClient::new(addr);
+        let gateways = gateways.clone();
+        let (calls, concurrency) = (plan.gateways_per_replica, plan.concurrency);
+        replicas.push(tokio::spawn(async move {
+            let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let mut workers = Vec::new();
+            for _ in 0..concurrency {
+                let (client, gateways, next) = (client.clone(), gateways.clone(), next.clone());
+                workers.push(tokio::spawn(async move {
+                    let (mut latencies, mut lost) = (Vec::new(), Vec::new());
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        if n >= calls {
+                            return (latencies, lost);
+                        }
+                        let gateway = &gateways[(replica + n) % gateways.len()];
+                        let started = Instant::now();
+                        match client.post_translate_modify(&gateway.request).await {
+                            Ok(answer) => {
+                                latencies.push(started.elapsed());
+                                assert!(
+                                    answer.encode_to_vec() == gateway.expected,
+                                    "replica {replica}, Gateway {n}: answer differs from the \
+                                     library's"
+                                );
+                            }
+                            Err(status) => lost.push(status),
+                        }
+                    }
+                }));
+            }
+            let (mut latencies, mut lost) = (Vec::new(), Vec::new());
+            for worker in workers {
+                let (l, s) = worker.await.unwrap();
+                latencies.extend(l);
+                lost.extend(s);
+            }
+            (latencies, lost, client.retries.load(Ordering::Relaxed))
+        }));
+    }
+    let (mut latencies, mut lost) = (Vec::new(), Vec::new());
+    let mut retries = 0;
+    for replica in replicas {
+        let (l, s, r) = replica.await.unwrap();
+        latencies.extend(l);
+        lost.extend(s);
+        retries += r;
+    }
+    assert_eq!(
+        latencies.len() + lost.len(),
+        plan.replicas * plan.gateways_per_replica
+    );
+    let (_, metrics) = daemon.admin_get("/metrics");
+    Figures {
+        latencies,
+        lost,
+        retries,
+        queue_peak: metric(&metrics, "xds_hook_queue_depth_peak"),
+        refusals: metrics
+            .lines()
+            .filter(|l| l.starts_with("xds_hook_refusals_total{"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        largest_kib,
+    }
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eg_replicas_lose_no_update_with_the_default_limits() {
+    let figures = replicas_call_every_gateway("").await;
+    eprintln!("default limits: {figures}");
+    assert!(figures.lost.is_empty(), "{figures}: {:?}", figures.lost);
+    // 4 slots and a queue of 16 hold every call the replicas can have in flight: nothing is
+    // refused, so nothing needs a retry.
+    assert_eq!(figures.retries, 0, "{figures}");
+    assert!(figures.refusals.is_empty(), "{figures}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eg_replicas_lose_no_update_with_a_single_slot() {
+    let figures = replicas_call_every_gateway("  maxConcurrentCalls: 1\n").await;
+    eprintln!("maxConcurrentCalls 1: {figures}");
+    assert!(figures.lost.is_empty(), "{figures}: {:?}", figures.lost);
+    // Calls did wait (the queue is what saved them) and none was refused.
+    assert!(figures.queue_peak >= 2, "{figures}");
+    assert!(figures.refusals.is_empty(), "{figures}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_queue_overload_is_unavailable_and_retried() {
+    // No queue: excess calls are refused at once. Every refusal must reach EG as UNAVAILABLE
+    // naming the setting (so EG retries it), never as a reset stream or another code. EG's
+    // 4 attempts span under 2 s, so some updates can still be lost: that is why the queue
+    // exists, and this configuration is documented as one to avoid.
+    let figures =
+        replicas_call_every_gateway("  maxConcurrentCalls: 2\n  maxQueuedCalls: 0\n").await;
+    eprintln!("no queue: {figures}");
+    assert!(figures.retries > 0, "{figures}");
+    assert!(figures.refusals.contains("queue_full"), "{figures}");
+    for status in &figures.lost {
+        assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+        assert!(
+            status.message().contains("server.maxQueuedCalls"),
+            "{status:?}"
+        );
+    }
+}
+
+/// A raw HTTP/2 call that sends its whole request, takes the response headers, and then never
+/// reads the body: the server's response stalls on flow control.
+async fn call_and_never_read(
+    addr: std::net::SocketAddr,
+    request: &PostTranslateModifyRequest,
+) -> tokio::task::JoinHandle<()> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut h2, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let connection = tokio::spawn(connection);
+    let message = request.encode_to_vec();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    framed.extend_from_slice(&message);
+    let http_request = http::Request::post(format!(
+        "http://{addr}/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify"
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(http_body_util::Full::new(Bytes::from(framed)))
+    .unwrap();
+    let response = h2.send_request(http_request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    // Hold the response and the connection (a client whose last handle is dropped closes it)
+    // without reading: the task ends when the server ends the connection.
+    tokio::spawn(async move {
+        let _unread = (response, h2);
+        let _ = connection.await;
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cannot_hold_its_slot_past_max_call_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(
+        dir.path(),
+        "server:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n  \
+         maxConcurrentCalls: 1\n  maxCallTime: 2s\n  queueTimeout: 20s\n",
+    );
+    let addr = daemon.tcp();
+    let eg = EgClient::new(addr);
+    let gateway = crate::support::golden_request("mixed-namespaces-and-schemes");
+
+    // A client that sends 16 MiB and never reads the answer takes the only slot; the answer
+    // is far larger than any HTTP/2 window, so it stalls on the server.
+    let stalled = call_and_never_read(addr, &large_request(16)).await;
+    let started = Instant::now();
+    let answer = eg.post_translate_modify(&gateway).await;
+    assert!(answer.is_ok(), "{answer:?}\n{}", daemon.log());
+    let waited = started.elapsed();
+    // It waited for the stalled call's time to run out, not for the queue's.
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(10), stalled)
+        .await
+        .expect("the stalled client's connection was ended")
+        .unwrap();
+
+    // A client that never finishes sending its request is answered UNAVAILABLE at its time.
+    let half = ManualCall::start(addr, &large_request(1)).await;
+    let (code, _) = half.answer().await;
+    assert_eq!(code, Some(tonic::Code::Unavailable));
+    assert!(eg.post_translate_modify(&gateway).await.is_ok());
+
+    let (_, metrics) = daemon.admin_get("/metrics");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "xds_hook_refusals_total{reason=\"max_call_time\"} 2"),
+        "{metrics}"
+    );
+    assert_eq!(eg.retries.load(Ordering::Relaxed), 0);
+    assert!(
+        daemon.log().contains("ending its connection"),
+        "{}",
+        daemon.log()
+    );
+}
+
+/// The filter name a response's listeners carry, as bytes to look for.
+fn carries(response: &PostTranslateModifyResponse, filter_name: &str) -> bool {
+    response
+        .listeners
+        .iter()
+        .any(|l| memchr::memmem::find(l, filter_name.as_bytes()).is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configuration_file_is_reloaded_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = |filter: &str, extra: &str| {
+        format!(
+            "extProc:\n  filterName: envoy.filters.http.ext_proc/{filter}\n{extra}server:\n  \
+             listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n  configReloadInterval: 100ms\n"
+        )
+    };
+    let daemon = Daemon::start(dir.path(), &config("one", ""));
+    let eg = EgClient::new(daemon.tcp());
+    let gateway = crate::support::golden_request("mixed-namespaces-and-schemes");
+    let hash = |text: &str| xds_hook::server::reload::file_hash(text.as_bytes());
+    let info = |text: &str| format!("xds_hook_config_info{{hash=\"{}\"}} 1", hash(text));
+    let has = |line: &str| {
+        let (_, metrics) = daemon.admin_get("/metrics");
+        metrics.lines().any(|l| l == line)
+    };
+
+    let first = eg.post_translate_modify(&gateway).await.unwrap();
+    assert!(carries(&first, "envoy.filters.http.ext_proc/one"));
+    eventually(Duration::from_secs(5), "the first file's hash", || {
+        has(&info(&config("one", "")))
+    });
+
+    // A valid change: the next calls use it.
+    std::fs::write(dir.path().join("config.yaml"), config("two", "")).unwrap();
+    eventually(Duration::from_secs(5), "the reload", || {
+        has("xds_hook_config_reloads_total{result=\"success\"} 1")
+    });
+    let second = eg.post_translate_modify(&gateway).await.unwrap();
+    assert!(carries(&second, "envoy.filters.http.ext_proc/two"));
+    assert!(!carries(&second, "envoy.filters.http.ext_proc/one"));
+    assert!(has(&info(&config("two", ""))));
+
+    // A broken file: calls keep the configuration in force, the counter moves, and the
+    // warning names the key.
+    let broken = config("three", "  messageTimeout: soon\n");
+    std::fs::write(dir.path().join("config.yaml"), &broken).unwrap();
+    eventually(Duration::from_secs(5), "the rejection", || {
+        has("xds_hook_config_reloads_total{result=\"failure\"} 1")
+    });
+    let third = eg.post_translate_modify(&gateway).await.unwrap();
+    assert!(carries(&third, "envoy.filters.http.ext_proc/two"));
+    assert!(
+        has(&info(&config("two", ""))),
+        "the hash in force is unchanged"
+    );
+    assert!(
+        daemon
+            .log()
+            .lines()
+            .any(|l| l.contains("configuration file rejected")
+                && l.contains("extProc.messageTimeout")),
+        "{}",
+        daemon.log()
+    );
+
+    // A change to the process's own settings is applied on restart, and says so.
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        config("two", "") + "  maxConcurrentCalls: 7\n",
+    )
+    .unwrap();
+    eventually(Duration::from_secs(5), "the restart warning", || {
+        daemon.log().lines().any(|l| {
+            l.contains("take effect on the next restart") && l.contains("server.maxConcurrentCalls")
+        })
+    });
+}
