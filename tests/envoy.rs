@@ -106,7 +106,8 @@ fn with_stub_backends(mut request: PostTranslateModifyRequest) -> PostTranslateM
 const CORPUS_INPUT_FAILS: &[(&str, &str)] = &[
     (
         "httproute-with-tls-and-http",
-        "Envoy 1.40 crashes (SIGSEGV) validating the input itself",
+        "Envoy 1.36 to 1.40 crash (SIGSEGV) validating the input itself, at the cluster's \
+         static SDS secret system_ca_certificates",
     ),
     (
         "ratelimit",
@@ -117,6 +118,30 @@ const CORPUS_INPUT_FAILS: &[(&str, &str)] = &[
         "the wasm code source cluster's TLS trusts /certs/ca.crt, absent on this machine",
     ),
 ];
+
+/// Corpus scenarios whose input an Envoy older than 1.37 cannot load, and why: EG writes
+/// fields those versions do not know. The hook never writes them; the check still runs, and
+/// the output must fail exactly as the input does.
+const CORPUS_INPUT_FAILS_BEFORE_1_37: &[(&str, &str)] = &[(
+    "http-route-direct-response",
+    "EG writes DirectResponseAction.body_format, new in Envoy 1.37",
+)];
+
+/// The `(major, minor)` version of an Envoy binary, from `envoy --version`
+/// (`envoy  version: <sha>/1.36.4/Clean/RELEASE/BoringSSL`).
+pub fn envoy_version(bin: &Path) -> (u32, u32) {
+    let output = Command::new(bin).arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.split('/')
+        .find_map(|part| {
+            let mut numbers = part.trim().split('.');
+            let major = numbers.next()?.parse().ok()?;
+            let minor = numbers.next()?.parse().ok()?;
+            numbers.next()?.parse::<u32>().ok()?;
+            Some((major, minor))
+        })
+        .unwrap_or_else(|| panic!("no version in {text:?}"))
+}
 
 /// How long one `envoy --mode validate` may take.
 const VALIDATE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -286,7 +311,7 @@ fn judge(
         (None, _, Err(e)) => Some(format!("{name}: output does not load: {e}")),
         (Some(reason), Some(Err(before)), after) => match after {
             Ok(()) => None,
-            Err(after) if after == before => {
+            Err(after) if comparable(after) == comparable(before) => {
                 eprintln!("{name}: input and output fail alike ({reason}): {after}");
                 None
             }
@@ -299,6 +324,39 @@ fn judge(
         )),
         (Some(_), None, _) => Some(format!("{name}: input not validated")),
     }
+}
+
+/// An error message with what differs between an input and its output taken out: the JSON
+/// position (`near 1:1391 (offset 1390)`, moved by what the hook added before it) and the
+/// spacing, which protobuf varies at random in its messages so that nobody parses them.
+fn comparable(message: &str) -> String {
+    let words: Vec<&str> = message.split_whitespace().collect();
+    let mut kept = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let is_position = words[i] == "near"
+            && words.get(i + 1).is_some_and(|w| w.contains(':'))
+            && words.get(i + 2) == Some(&"(offset");
+        if is_position {
+            i += 4;
+        } else {
+            kept.push(words[i]);
+            i += 1;
+        }
+    }
+    kept.join(" ")
+}
+
+#[test]
+fn errors_compare_without_their_position_and_spacing() {
+    assert_eq!(
+        comparable("in   a.b: message X, near 1:1391  (offset 1390): no such  field"),
+        comparable("in a.b:   message X, near  1:1506 (offset 1505):   no such field")
+    );
+    assert_ne!(
+        comparable("no such field: 'a'"),
+        comparable("no such field: 'b'")
+    );
 }
 
 /// Runs the input (when allow-listed) and the output of every case through Envoy.
@@ -393,7 +451,11 @@ fn annotated_corpus_outputs_load_in_envoy() {
     if cases.is_empty() {
         return;
     }
-    let (n, problems) = run(&bin, cases, CORPUS_INPUT_FAILS);
+    let mut allowed = CORPUS_INPUT_FAILS.to_vec();
+    if envoy_version(&bin) < (1, 37) {
+        allowed.extend_from_slice(CORPUS_INPUT_FAILS_BEFORE_1_37);
+    }
+    let (n, problems) = run(&bin, cases, &allowed);
     assert!(
         problems.is_empty(),
         "{} of {n} corpus scenario(s) do not load in Envoy:\n{}",
