@@ -18,7 +18,8 @@ use crate::mutate::{
     route,
 };
 use crate::report::{Change, ClusterOutcome, Report, UpstreamReport};
-use crate::select::upstream::{self, ClusterDecision, ClusterSkip, Targeted};
+use crate::select::cluster::{ClusterDecision, ClusterSkip};
+use crate::select::upstream::{self, Targeted};
 use crate::select::{self, ChainDecision, ChainSkip};
 
 /// A configured hook: selection rules and the pre-encoded artefacts it inserts.
@@ -158,7 +159,7 @@ impl Hook {
             .filter_map(|(position, (used_by, also_used_by))| {
                 let bytes = clusters.get_mut(position)?;
                 let entry = ClusterEntry::read(bytes);
-                let mut decision = upstream::decide_cluster(
+                let mut decision = select::cluster::decide_cluster(
                     &entry,
                     &used_by,
                     &self.artifacts.filter_name,

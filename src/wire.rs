@@ -195,6 +195,34 @@ pub fn put_varint(out: &mut Vec<u8>, number: u32, value: u64) {
     encode_varint(value, out);
 }
 
+/// Sets the varint field `number` of `message` to `value`: every record of that field is
+/// dropped and one is appended (protobuf takes the last record of a scalar, so the value is
+/// `value` however the field was split). Returns `None` when the field already reads `value`
+/// from a single record.
+pub fn set_varint(message: &[u8], number: u32, value: u64) -> Result<Option<Vec<u8>>, WireError> {
+    let mut records = 0;
+    let mut last = None;
+    for field in fields(message) {
+        let field = field?;
+        if field.number == number {
+            records += 1;
+            last = field.varint();
+        }
+    }
+    if records == 1 && last == Some(value) {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(message.len() + 11);
+    for field in fields(message) {
+        let field = field?;
+        if field.number != number {
+            out.extend_from_slice(field.record);
+        }
+    }
+    put_varint(&mut out, number, value);
+    Ok(Some(out))
+}
+
 /// Rebuilds `message`, letting `edit` replace the payload of any length-delimited record.
 ///
 /// `edit` sees each such record with its occurrence index among records of the same number
@@ -483,6 +511,25 @@ impl Occurrences {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_varint_replaces_every_record_and_keeps_the_rest() {
+        let mut m = Vec::new();
+        put_len(&mut m, 2, b"hosts");
+        put_varint(&mut m, 5, 1);
+        put_len(&mut m, 9, b"md");
+        put_varint(&mut m, 5, 3);
+        let set = set_varint(&m, 5, 2).unwrap().unwrap();
+        let fields: Vec<(u32, Option<u64>)> = fields(&set)
+            .map(|f| f.map(|f| (f.number, f.varint())).unwrap())
+            .collect();
+        assert_eq!(fields, [(2, None), (9, None), (5, Some(2))]);
+        assert_eq!(set_varint(&set, 5, 2).unwrap(), None, "already set");
+        assert!(
+            set_varint(&m, 5, 3).unwrap().is_some(),
+            "split records are merged"
+        );
+    }
 
     fn message() -> Vec<u8> {
         let mut m = Vec::new();

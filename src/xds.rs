@@ -331,9 +331,15 @@ pub mod load_assignment {
 /// `envoy.config.endpoint.v3.LocalityLbEndpoints`.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct LocalityLbEndpointsView {
+    /// Where the hosts are; EG names the backendRef in `region`.
+    #[prost(message, optional, tag = "1")]
+    pub locality: Option<LocalityView>,
     /// Hosts.
     #[prost(message, repeated, tag = "2")]
     pub lb_endpoints: Vec<LbEndpointView>,
+    /// Failover priority (0 is tried first).
+    #[prost(uint32, tag = "5")]
+    pub priority: u32,
     /// Metadata; EG records the backend (Service, Backend, ...) here.
     #[prost(message, optional, tag = "9")]
     pub metadata: Option<MetadataView>,
@@ -343,6 +349,17 @@ pub struct LocalityLbEndpointsView {
 pub mod locality_lb_endpoints {
     /// `lb_endpoints`.
     pub const LB_ENDPOINTS: u32 = 2;
+    /// `priority`.
+    pub const PRIORITY: u32 = 5;
+}
+
+/// `envoy.config.core.v3.Locality`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct LocalityView {
+    /// Region; EG writes the destination setting's name, `<cluster>/backend/<j>`, where `j`
+    /// is the backendRef's index in its rule.
+    #[prost(string, tag = "1")]
+    pub region: String,
 }
 
 /// `envoy.config.endpoint.v3.LbEndpoint`.

@@ -32,7 +32,7 @@ use xds_hook::format::{self, Format};
 use xds_hook::{Config, Hook, render};
 
 use crate::envoy::envoy_bin;
-use crate::support::envoy_process::EnvoyProcess;
+use crate::support::envoy_process::{EnvoyProcess, free_port};
 use crate::support::ext_proc::{
     Phase, REQUEST_HEADER, RESPONSE_HEADER, Recorder, StreamRecord, StubProcessor,
 };
@@ -89,12 +89,6 @@ fn fill(template: &str, values: &[(&str, String)]) -> String {
 
 fn template(name: &str) -> String {
     std::fs::read_to_string(repo().join("tests/data/dataplane").join(name)).unwrap()
-}
-
-/// A port that was free a moment ago (for Envoy, which binds it itself).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// Runs the hook on the filled request template and writes the bootstrap into `dir`.

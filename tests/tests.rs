@@ -7,6 +7,7 @@ mod corpus;
 mod daemon;
 mod daemon_tls;
 mod dataplane;
+mod dataplane_aigw;
 mod deploy;
 mod eg_calls;
 mod envoy;

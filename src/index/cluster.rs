@@ -61,6 +61,11 @@ pub enum Endpoints {
 pub struct EndpointGroup {
     /// The backend it was built from: the group's metadata, else its first host's.
     pub backend: Ownership,
+    /// `locality.region`: EG's name for the backendRef (`<cluster>/backend/<j>`), empty in
+    /// zone-aware clusters and outside EG.
+    pub region: String,
+    /// Failover priority.
+    pub priority: u32,
     /// Per host, the DNS name the processor may use as `upstream_host` (never an IP literal).
     pub hosts: Vec<Option<String>>,
 }
@@ -136,7 +141,9 @@ impl ClusterEntry {
 impl EndpointGroup {
     fn read(group: LocalityLbEndpointsView) -> Self {
         let LocalityLbEndpointsView {
+            locality,
             lb_endpoints,
+            priority,
             metadata,
         } = group;
         let backend = match ownership(metadata.as_ref()) {
@@ -147,6 +154,8 @@ impl EndpointGroup {
         };
         Self {
             backend,
+            region: locality.map(|l| l.region).unwrap_or_default(),
+            priority,
             hosts: lb_endpoints.iter().map(upstream_host).collect(),
         }
     }

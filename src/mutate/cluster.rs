@@ -2,9 +2,11 @@
 //!
 //! The processor cluster is found by name, read straight off the wire (field 1); the scan
 //! stops at the name. An AI backend cluster gets the upstream processor filters in its
-//! `HttpProtocolOptions` and, on each host, the backend name the processor keys its credentials
-//! on. Both are splices: the path cluster → options entry → `Any` → `http_filters`, and the
-//! path cluster → `load_assignment` → endpoint group → host → metadata. Everything else in the
+//! `HttpProtocolOptions`; on each host, the backend name the processor keys its credentials
+//! on; on each endpoint group, the backendRef's priority; and, when its endpoints arrive by
+//! EDS, the backend name in its own metadata. All are splices: the path cluster → options
+//! entry → `Any` → `http_filters`, the path cluster → `load_assignment` → endpoint group →
+//! host → metadata (and group → `priority`), and cluster → `metadata`. Everything else in the
 //! cluster is copied as it came.
 
 use bytes::Bytes;
@@ -12,7 +14,7 @@ use prost::encoding::WireType;
 
 use super::metadata::Entries;
 use super::{BACKEND_NAME_KEY, ROUTE_METADATA_NAMESPACE, UPSTREAM_HOST_KEY, UpstreamArtifacts};
-use crate::select::upstream::{FilterEdit, GroupNames, HostNames, UpstreamPatch};
+use crate::select::cluster::{FilterEdit, GroupNames, HostNames, UpstreamPatch};
 use crate::wire::{self, WireError};
 use crate::xds::{
     cluster as xds_cluster, filter, http_protocol_options, lb_endpoint, load_assignment,
@@ -87,10 +89,21 @@ pub fn patch_upstream(
     };
     let base = with_filters.as_deref().unwrap_or(cluster);
     let with_names = match &patch.hosts {
-        HostNames::Eds => None,
+        HostNames::Eds(Err(_)) => None,
+        HostNames::Eds(Ok(backend_name)) => name_cluster(base, backend_name)?,
         HostNames::Groups(groups) => name_hosts(base, groups)?,
     };
     Ok(with_names.or(with_filters))
+}
+
+/// Writes the backend name into the cluster's own metadata (read by the processor when the
+/// host's has none: endpoints by EDS carry none of ours).
+fn name_cluster(cluster: &[u8], backend_name: &str) -> Result<Option<Vec<u8>>, WireError> {
+    let entries = Entries {
+        namespace: ROUTE_METADATA_NAMESPACE,
+        values: &[(BACKEND_NAME_KEY, backend_name)],
+    };
+    super::metadata::set_in(cluster, xds_cluster::METADATA, entries)
 }
 
 /// Rewrites the value of the (last) `HttpProtocolOptions` entry of the extension options map.
@@ -156,9 +169,13 @@ fn insert_filters(
     Ok(out)
 }
 
-/// Writes the backend name (and DNS name) into every host's metadata.
+/// Writes the backend name (and DNS name) into every host's metadata, and the priority into
+/// its endpoint group.
 fn name_hosts(cluster: &[u8], groups: &[GroupNames]) -> Result<Option<Vec<u8>>, WireError> {
-    if !groups.iter().any(|g| g.backend_name.is_ok()) {
+    if !groups
+        .iter()
+        .any(|g| g.backend_name.is_ok() || g.priority.is_some())
+    {
         return Ok(None);
     }
     wire::rewrite_len_fields(cluster, |number, _, assignment| {
@@ -175,14 +192,27 @@ fn name_hosts(cluster: &[u8], groups: &[GroupNames]) -> Result<Option<Vec<u8>>, 
 }
 
 fn name_group(group: &[u8], names: &GroupNames) -> Result<Option<Vec<u8>>, WireError> {
-    let Ok(backend_name) = names.backend_name.as_deref() else {
-        return Ok(None);
+    let named = match names.backend_name.as_deref() {
+        Ok(backend_name) => name_group_hosts(group, backend_name, &names.upstream_hosts)?,
+        Err(_) => None,
     };
+    let Some(priority) = names.priority else {
+        return Ok(named);
+    };
+    let base = named.as_deref().unwrap_or(group);
+    Ok(wire::set_varint(base, locality_lb_endpoints::PRIORITY, u64::from(priority))?.or(named))
+}
+
+fn name_group_hosts(
+    group: &[u8],
+    backend_name: &str,
+    upstream_hosts: &[Option<String>],
+) -> Result<Option<Vec<u8>>, WireError> {
     wire::rewrite_len_fields(group, |number, h, host| {
         if number != locality_lb_endpoints::LB_ENDPOINTS {
             return Ok(None);
         }
-        let upstream_host = names.upstream_hosts.get(h).and_then(Option::as_deref);
+        let upstream_host = upstream_hosts.get(h).and_then(Option::as_deref);
         let with_host;
         let values: &[(&str, &str)] = match upstream_host {
             Some(upstream_host) => {

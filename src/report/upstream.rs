@@ -3,9 +3,9 @@
 
 use super::Change;
 use crate::index::Index;
-use crate::select::upstream::{
-    BackendRef, ClusterDecision, FilterEdit, HostNames, Unresolved, UpstreamPatch,
-};
+use crate::select::backend_name::Unnamed;
+use crate::select::cluster::{ClusterDecision, FilterEdit, HostNames, UpstreamPatch};
+use crate::select::upstream::{BackendRef, Unresolved};
 
 /// The upstream side of one call.
 #[derive(Debug, Default)]
@@ -96,17 +96,23 @@ fn patch_reason(patch: &UpstreamPatch) -> String {
         FilterEdit::Present => "; upstream filters already present",
     };
     let hosts = match &patch.hosts {
-        HostNames::Eds => {
-            "; endpoints arrive by EDS, so no backend name is written (the request carries \
-             no backend identity)"
-                .to_owned()
+        HostNames::Eds(Ok(name)) => {
+            format!("; endpoints arrive by EDS: cluster metadata names {name}")
         }
+        HostNames::Eds(Err(why @ Unnamed::EdsWithoutContract)) => format!("; {why}"),
+        HostNames::Eds(Err(why)) => format!("; no backend name: {why}"),
         HostNames::Groups(groups) => groups
             .iter()
             .enumerate()
-            .map(|(g, names)| match &names.backend_name {
-                Ok(name) => format!("; endpoints[{g}]: {name}"),
-                Err(why) => format!("; endpoints[{g}]: no backend name: {why}"),
+            .map(|(g, names)| {
+                let priority = names
+                    .priority
+                    .map(|p| format!(", priority {p}"))
+                    .unwrap_or_default();
+                match &names.backend_name {
+                    Ok(name) => format!("; endpoints[{g}]: {name}{priority}"),
+                    Err(why) => format!("; endpoints[{g}]: no backend name: {why}{priority}"),
+                }
             })
             .collect(),
     };

@@ -6,6 +6,8 @@
 //! has one. Mutators only carry decisions out, and the report only renders them, so `explain`
 //! and the logs can never disagree with what was done.
 
+pub mod backend_name;
+pub mod cluster;
 pub mod order;
 pub mod upstream;
 

@@ -3,9 +3,14 @@
 //! A cluster is an AI backend when a selected route sends traffic to it (`cluster`, or any
 //! entry of `weighted_clusters`); nothing about its name matters. Each such cluster gets the
 //! upstream processor filters, and each of its hosts the backend name the processor keys its
-//! credentials on: `<backend-ns>/<backend-name>/route/<route-name>/rule/<i>/ref/<j>`.
+//! credentials on, `<namespace>/<backend>/route/<route-name>/rule/<i>/ref/<j>`, for the
+//! HTTPRoute of the first selected route that targets the cluster.
 //!
-//! - The route is the HTTPRoute of the first selected route that targets the cluster.
+//! For HTTPRoutes the AI Gateway generated (they carry `backend-ref-priority`), the name is the
+//! processor's own: see [`super::backend_name`]. For any other HTTPRoute it is derived from EG's
+//! metadata, as follows:
+//!
+//! - The namespace and backend are those of the EG Backend (or Service) on the endpoint group.
 //! - Rule `i` numbers that HTTPRoute's rules in the order their first xDS route appears in
 //!   the request. EG gives every rule its own cluster (or weighted set of clusters), so a rule
 //!   is recognised by what it targets, across Gateways, listeners and naming schemes. Only
@@ -14,19 +19,18 @@
 //! - Ref `j` is the position in `weighted_clusters` when the route splits traffic (EG then
 //!   builds one cluster per backendRef), otherwise the position of the endpoint group's backend
 //!   among the cluster's distinct backends (EG then writes one endpoint group per backendRef).
-//!
-//! The backend itself comes from EG's metadata on the endpoint group. Clusters whose
-//! endpoints arrive by EDS have none in the request, so they get the filters but no names.
+//! - Clusters whose endpoints arrive by EDS carry no backend identity in the request, so they
+//!   get the filters but no names.
 
 use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 use std::fmt;
 
+use super::backend_name::{self, Generated, PRIORITY_ANNOTATION};
 use super::{Decisions, RouteDecision};
 use crate::index::{
-    ClusterEntry, EndpointGroup, Endpoints, Index, Owner, Ownership, RouteConfigEntry, RouteEntry,
-    Targets, Text, UpstreamFilters,
+    Annotation, Index, Owner, Ownership, RouteConfigEntry, RouteEntry, Targets, Text,
 };
 
 /// How a selected route reaches one cluster: everything its backend names need.
@@ -40,18 +44,39 @@ pub struct BackendRef {
     pub rule: usize,
     /// The position in `weighted_clusters`, when the route splits traffic.
     pub weighted_ref: Option<usize>,
+    /// What the AI Gateway's controller recorded, when it generated the HTTPRoute.
+    pub generated: Option<Generated>,
+}
+
+impl BackendRef {
+    /// The HTTPRoute's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.route_namespace
+    }
+
+    /// The HTTPRoute's name.
+    pub fn name(&self) -> &str {
+        &self.route_name
+    }
 }
 
 impl fmt::Display for BackendRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A generated HTTPRoute's rule is known by EG's index; any other by its order.
+        let rule = match &self.generated {
+            Some(Generated { rule: Some(i), .. }) => *i,
+            _ => self.rule,
+        };
         write!(
             f,
-            "{}/{} rule {}",
-            self.route_namespace, self.route_name, self.rule
+            "{}/{} rule {rule}",
+            self.route_namespace, self.route_name
         )?;
-        match self.weighted_ref {
-            Some(j) => write!(f, " ref {j}"),
-            None => Ok(()),
+        // A generated HTTPRoute's refs are its spec indices, given per endpoint group; the
+        // position in weighted_clusters is only the derivation's ref.
+        match (self.weighted_ref, &self.generated) {
+            (Some(j), None) => write!(f, " ref {j}"),
+            _ => Ok(()),
         }
     }
 }
@@ -150,10 +175,13 @@ pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> 
         if !selected {
             continue;
         }
+        let route_name = config.text(route.name);
         for (j, name) in clusters.iter().enumerate() {
             let name = config.text(*name);
             match index.clusters.position(name) {
-                Some(cluster) => out.reached(cluster, owner, rule, weighted.then_some(j)),
+                Some(cluster) => {
+                    out.reached(cluster, owner, route_name, rule, weighted.then_some(j));
+                }
                 None => out
                     .unresolved
                     .push(unresolved(UnresolvedReason::MissingCluster(
@@ -197,8 +225,16 @@ fn annotated_routes<'a>(
 }
 
 impl Targeted {
-    /// Records that rule `rule` of `owner` reaches the cluster at `cluster`.
-    fn reached(&mut self, cluster: usize, owner: &Owner, rule: usize, weighted_ref: Option<usize>) {
+    /// Records that rule `rule` of `owner`, through its route `route_name`, reaches the cluster
+    /// at `cluster`.
+    fn reached(
+        &mut self,
+        cluster: usize,
+        owner: &Owner,
+        route_name: &str,
+        rule: usize,
+        weighted_ref: Option<usize>,
+    ) {
         // Most clusters are reached by every match of one rule: compare before allocating.
         let is_this = |r: &BackendRef| {
             r.rule == rule
@@ -211,6 +247,7 @@ impl Targeted {
             route_name: owner.name.clone(),
             rule,
             weighted_ref,
+            generated: generated(owner, route_name),
         };
         match self.clusters.get_mut(&cluster) {
             None => {
@@ -223,6 +260,18 @@ impl Targeted {
             }
         }
     }
+}
+
+/// What the AI Gateway's controller recorded on the HTTPRoute `owner`, if it generated it.
+fn generated(owner: &Owner, route_name: &str) -> Option<Generated> {
+    let priorities = match owner.annotations.get(PRIORITY_ANNOTATION)? {
+        Annotation::Text(text) => Ok(text.clone()),
+        Annotation::Other(json_type) => Err(*json_type),
+    };
+    Some(Generated {
+        rule: backend_name::rule_in_name(route_name, &owner.namespace, &owner.name),
+        priorities,
+    })
 }
 
 /// Rule numbers of the HTTPRoutes (namespace, name) that have a selected route: the targets of
@@ -290,223 +339,5 @@ impl<'a> RuleNumbers<'a> {
                 seen.len() - 1
             }
         })
-    }
-}
-
-/// What happens to one AI backend cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClusterDecision {
-    /// Add the upstream filters (unless present) and write the host metadata.
-    Patch(UpstreamPatch),
-    /// Left as is.
-    Skip(ClusterSkip),
-}
-
-/// How to patch one cluster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamPatch {
-    /// Where the filters go.
-    pub filters: FilterEdit,
-    /// What each host is told.
-    pub hosts: HostNames,
-}
-
-/// Where the upstream filters go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FilterEdit {
-    /// No `HttpProtocolOptions`: add one, explicit HTTP/1.1, with our filters and a codec.
-    CreateOptions,
-    /// `HttpProtocolOptions` without filters: add ours and a codec, keep the protocol settings.
-    AppendWithCodec,
-    /// Insert before the filter at this position (the upstream codec).
-    InsertAt(usize),
-    /// Our filter is already there.
-    Present,
-}
-
-/// The metadata written for a cluster's hosts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostNames {
-    /// Endpoints arrive by EDS: no hosts in the request, so nothing is written.
-    Eds,
-    /// Per endpoint group, in order.
-    Groups(Vec<GroupNames>),
-}
-
-/// What the hosts of one endpoint group are told.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupNames {
-    /// `per_route_rule_backend_name`, or why it cannot be named.
-    pub backend_name: Result<String, String>,
-    /// Per host, `upstream_host` when the host has a DNS name.
-    pub upstream_hosts: Vec<Option<String>>,
-}
-
-/// Why an AI backend cluster is left alone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClusterSkip {
-    /// The cluster cannot be decoded.
-    Unreadable(String),
-    /// Its `HttpProtocolOptions` cannot be decoded.
-    MalformedOptions(String),
-    /// It has upstream filters but no upstream codec; Envoy needs the codec last.
-    NoCodec(Vec<String>),
-    /// It is the processor cluster itself.
-    IsProcessor,
-    /// Chosen for patching, but its bytes could not be edited; left as it came.
-    Unpatchable(String),
-}
-
-impl fmt::Display for ClusterSkip {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClusterSkip::Unreadable(e) => write!(f, "cluster is malformed: {e}"),
-            ClusterSkip::MalformedOptions(e) => write!(f, "{e}"),
-            ClusterSkip::NoCodec(filters) => write!(
-                f,
-                "upstream http_filters [{}] have no upstream codec",
-                filters.join(", ")
-            ),
-            ClusterSkip::IsProcessor => f.write_str("it is the processor cluster"),
-            ClusterSkip::Unpatchable(e) => write!(f, "left as is, cannot edit: {e}"),
-        }
-    }
-}
-
-/// Decides one targeted cluster from what it contains.
-pub fn decide_cluster(
-    entry: &Result<ClusterEntry, String>,
-    backend_ref: &BackendRef,
-    filter_name: &str,
-    processor_cluster: &str,
-) -> ClusterDecision {
-    let entry = match entry {
-        Ok(entry) => entry,
-        Err(e) => return ClusterDecision::Skip(ClusterSkip::Unreadable(e.clone())),
-    };
-    if entry.name == processor_cluster {
-        return ClusterDecision::Skip(ClusterSkip::IsProcessor);
-    }
-    let filters = match &entry.upstream_filters {
-        UpstreamFilters::NoProtocolOptions => FilterEdit::CreateOptions,
-        UpstreamFilters::Malformed(e) => {
-            return ClusterDecision::Skip(ClusterSkip::MalformedOptions(e.clone()));
-        }
-        UpstreamFilters::Filters(filters) if filters.iter().any(|f| f.name == filter_name) => {
-            FilterEdit::Present
-        }
-        UpstreamFilters::Filters(filters) if filters.is_empty() => FilterEdit::AppendWithCodec,
-        UpstreamFilters::Filters(filters) => match filters.iter().rposition(|f| f.is_codec) {
-            Some(codec) => FilterEdit::InsertAt(codec),
-            None => {
-                return ClusterDecision::Skip(ClusterSkip::NoCodec(
-                    filters.iter().map(|f| f.name.clone()).collect(),
-                ));
-            }
-        },
-    };
-    ClusterDecision::Patch(UpstreamPatch {
-        filters,
-        hosts: host_names(&entry.endpoints, backend_ref),
-    })
-}
-
-fn host_names(endpoints: &Endpoints, backend_ref: &BackendRef) -> HostNames {
-    let Endpoints::Inline(groups) = endpoints else {
-        return HostNames::Eds;
-    };
-    let refs = ref_indices(groups, backend_ref.weighted_ref);
-    HostNames::Groups(
-        groups
-            .iter()
-            .zip(refs)
-            .map(|(group, j)| GroupNames {
-                backend_name: backend_name(&group.backend, backend_ref, j),
-                upstream_hosts: group.hosts.clone(),
-            })
-            .collect(),
-    )
-}
-
-/// The ref index of each endpoint group: the weighted position, or the ordinal of the group's
-/// backend among the distinct backends in order (zone-split groups of one backend share it).
-fn ref_indices(groups: &[EndpointGroup], weighted_ref: Option<usize>) -> Vec<usize> {
-    if let Some(j) = weighted_ref {
-        return vec![j; groups.len()];
-    }
-    let mut seen: Vec<&Ownership> = Vec::new();
-    groups
-        .iter()
-        .map(
-            |group| match seen.iter().position(|b| **b == group.backend) {
-                Some(j) if group.backend != Ownership::Unknown => j,
-                _ => {
-                    seen.push(&group.backend);
-                    seen.len() - 1
-                }
-            },
-        )
-        .collect()
-}
-
-fn backend_name(backend: &Ownership, r: &BackendRef, j: usize) -> Result<String, String> {
-    match backend {
-        Ownership::Owned(owner) => Ok(format!(
-            "{}/{}/route/{}/rule/{}/ref/{j}",
-            owner.namespace, owner.name, r.route_name, r.rule
-        )),
-        Ownership::Unknown => Err("endpoint group has no envoy-gateway metadata".to_owned()),
-        Ownership::Malformed(e) => Err(format!("endpoint group metadata: {e}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::index::Owner;
-
-    fn backend(name: &str) -> Ownership {
-        Ownership::Owned(Owner {
-            kind: "Backend".into(),
-            name: name.into(),
-            namespace: "ai".into(),
-            section_name: None,
-            annotations: Default::default(),
-        })
-    }
-
-    fn group(owner: Ownership) -> EndpointGroup {
-        EndpointGroup {
-            backend: owner,
-            hosts: vec![None],
-        }
-    }
-
-    #[test]
-    fn ref_index_counts_distinct_backends_and_keeps_zone_groups_together() {
-        let groups = [
-            group(backend("openai")),
-            group(backend("openai")),
-            group(backend("bedrock")),
-            group(Ownership::Unknown),
-            group(Ownership::Unknown),
-        ];
-        assert_eq!(ref_indices(&groups, None), vec![0, 0, 1, 2, 3]);
-        assert_eq!(ref_indices(&groups, Some(4)), vec![4; 5]);
-    }
-
-    #[test]
-    fn backend_name_has_the_documented_format() {
-        let r = BackendRef {
-            route_namespace: "team-a".into(),
-            route_name: "chat".into(),
-            rule: 2,
-            weighted_ref: None,
-        };
-        assert_eq!(
-            backend_name(&backend("openai"), &r, 1).as_deref(),
-            Ok("ai/openai/route/chat/rule/2/ref/1")
-        );
-        assert!(backend_name(&Ownership::Unknown, &r, 0).is_err());
     }
 }

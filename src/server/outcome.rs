@@ -15,7 +15,8 @@ use crate::contract::PostTranslateModifyResponse;
 use crate::index::Unusable;
 use crate::mutate::cluster::ProcessorCluster;
 use crate::report::{Change, Report, route_subject};
-use crate::select::upstream::{ClusterDecision, ClusterSkip, UnresolvedReason};
+use crate::select::cluster::{ClusterDecision, ClusterSkip};
+use crate::select::upstream::UnresolvedReason;
 use crate::select::{ChainDecision, ChainSkip};
 
 use super::metrics::{HookMetrics, KindLabels, ReasonLabels};

@@ -29,6 +29,21 @@ pub struct EnvoyProcess {
     log: PathBuf,
 }
 
+/// Ports [`free_port`] draws from: below Linux's ephemeral range (32768–60999), so that no
+/// other test binding `127.0.0.1:0` can take a port between the draw and Envoy's bind.
+const ENVOY_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A port that is free now, for Envoy to bind itself (a listener or its admin).
+pub fn free_port() -> u16 {
+    for _ in 0..1_000 {
+        let port = fastrand::u16(ENVOY_PORTS);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {ENVOY_PORTS:?}");
+}
+
 impl EnvoyProcess {
     /// Starts `bin` with the bootstrap at `config` (whose admin listens on
     /// `127.0.0.1:admin_port`), logging to `log`, and waits until `/ready` answers 200.

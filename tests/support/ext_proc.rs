@@ -8,6 +8,12 @@
 //! phases it saw, the request headers, and the `attributes` and `metadata_context` Envoy sent,
 //! so a test can tell a downstream filter's stream (all phases) from an upstream one (request
 //! headers only, with route attributes) and check what each was told.
+//!
+//! Started with a backend table ([`StubProcessor::with_backends`]) it also behaves like the AI
+//! Gateway's processor on the upstream side: it reads the backend name from the host's
+//! metadata, else the cluster's (the attributes the hook asks Envoy for), and ends the stream
+//! with `unknown backend: <name>` (gRPC INTERNAL, so Envoy answers 500) for a name its table
+//! does not hold, or tells the upstream which backend it resolved in [`BACKEND_HEADER`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -29,6 +35,14 @@ use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 pub const RESPONSE_HEADER: (&str, &str) = ("x-processed-by", "stub");
 /// Request header the stub adds in the request-headers phase.
 pub const REQUEST_HEADER: (&str, &str) = ("x-ext-proc-request", "stub");
+
+/// Request header naming the backend the stub resolved on the upstream side.
+pub const BACKEND_HEADER: &str = "x-ai-backend";
+/// Where the AI Gateway's processor reads the backend name: the host's metadata first.
+pub const HOST_BACKEND_ATTRIBUTE: &str = "xds.upstream_host_metadata.filter_metadata['aigateway.envoy.io']['per_route_rule_backend_name']";
+/// … then the cluster's.
+pub const CLUSTER_BACKEND_ATTRIBUTE: &str =
+    "xds.cluster_metadata.filter_metadata['aigateway.envoy.io']['per_route_rule_backend_name']";
 
 /// A processing phase, as named by `ProcessingRequest.request`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +97,13 @@ impl StreamRecord {
         }
     }
 
+    /// The backend name as the AI Gateway's processor reads it: the host's metadata, else the
+    /// cluster's. Only upstream streams carry it.
+    pub fn backend_name(&self) -> Option<&str> {
+        self.string_attribute(HOST_BACKEND_ATTRIBUTE)
+            .or_else(|| self.string_attribute(CLUSTER_BACKEND_ATTRIBUTE))
+    }
+
     /// Whether the stream saw `phase`.
     pub fn saw(&self, phase: Phase) -> bool {
         self.phases.contains(&phase)
@@ -93,6 +114,8 @@ impl StreamRecord {
 #[derive(Debug, Default)]
 pub struct Recorder {
     streams: Mutex<Vec<StreamRecord>>,
+    /// The AI Gateway's backend table, when the stub plays its processor.
+    backends: Option<Vec<String>>,
 }
 
 impl Recorder {
@@ -122,27 +145,46 @@ impl Recorder {
         &self,
         index: usize,
         message: ProcessingRequest,
-    ) -> Result<ProcessingResponse, String> {
+    ) -> Result<ProcessingResponse, Refusal> {
         let mut streams = self.streams.lock().unwrap();
         let record = &mut streams[index];
         record.attributes.extend(message.attributes);
         if message.metadata_context.is_some() {
             record.metadata_context = message.metadata_context;
         }
-        let (phase, response) = match message.request.ok_or("message without a phase")? {
+        let (phase, response) = match message
+            .request
+            .ok_or(Refusal::Invalid("message without a phase"))?
+        {
             Sent::RequestHeaders(headers) => {
                 record.request_headers = header_list(&headers);
                 record.attributes.extend(headers.attributes);
+                let backend = match &self.backends {
+                    // Only the upstream filter asks Envoy for attributes.
+                    Some(table) if !record.attributes.is_empty() => {
+                        let name = record.backend_name().unwrap_or_default().to_owned();
+                        if !table.contains(&name) {
+                            record.phases.push(Phase::RequestHeaders);
+                            return Err(Refusal::UnknownBackend(name));
+                        }
+                        Some(name)
+                    }
+                    _ => None,
+                };
+                let mut set = vec![REQUEST_HEADER];
+                if let Some(name) = &backend {
+                    set.push((BACKEND_HEADER, name));
+                }
                 (
                     Phase::RequestHeaders,
-                    Response::RequestHeaders(set_header(REQUEST_HEADER)),
+                    Response::RequestHeaders(set_headers(&set)),
                 )
             }
             Sent::ResponseHeaders(headers) => {
                 record.attributes.extend(headers.attributes);
                 (
                     Phase::ResponseHeaders,
-                    Response::ResponseHeaders(set_header(RESPONSE_HEADER)),
+                    Response::ResponseHeaders(set_headers(&[RESPONSE_HEADER])),
                 )
             }
             Sent::RequestBody(_) => (
@@ -186,22 +228,45 @@ fn header_list(headers: &HttpHeaders) -> Vec<(String, String)> {
         .collect()
 }
 
-fn set_header((key, value): (&str, &str)) -> HeadersResponse {
+fn set_headers(headers: &[(&str, &str)]) -> HeadersResponse {
     HeadersResponse {
         response: Some(CommonResponse {
             header_mutation: Some(HeaderMutation {
-                set_headers: vec![HeaderValueOption {
-                    header: Some(HeaderValue {
-                        key: key.to_owned(),
-                        raw_value: value.as_bytes().to_vec(),
+                set_headers: headers
+                    .iter()
+                    .map(|(key, value)| HeaderValueOption {
+                        header: Some(HeaderValue {
+                            key: (*key).to_owned(),
+                            raw_value: value.as_bytes().to_vec(),
+                            ..Default::default()
+                        }),
                         ..Default::default()
-                    }),
-                    ..Default::default()
-                }],
+                    })
+                    .collect(),
                 ..Default::default()
             }),
             ..Default::default()
         }),
+    }
+}
+
+/// Why the stub ends a stream with an error.
+#[derive(Debug)]
+enum Refusal {
+    /// A message Envoy should never send.
+    Invalid(&'static str),
+    /// The AI Gateway's answer for a name not in its table (or no name at all).
+    UnknownBackend(String),
+}
+
+impl From<Refusal> for tonic::Status {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(why) => tonic::Status::invalid_argument(why),
+            Refusal::UnknownBackend(name) => {
+                tonic::Status::internal(format!("unknown backend: {name}"))
+            }
+        }
     }
 }
 
@@ -224,9 +289,7 @@ impl ExternalProcessor for Service {
         tokio::spawn(async move {
             // Ends when Envoy closes its side (or the stream breaks): one answer per message.
             while let Ok(Some(message)) = inbound.message().await {
-                let answer = recorder
-                    .handle(index, message)
-                    .map_err(tonic::Status::invalid_argument);
+                let answer = recorder.handle(index, message).map_err(tonic::Status::from);
                 if tx.send(answer).await.is_err() {
                     break;
                 }
@@ -247,9 +310,23 @@ impl StubProcessor {
     /// Listens on the Unix socket `path` (which must not exist) and serves in the background.
     /// Must be called inside a Tokio runtime.
     pub fn start(path: &Path) -> Self {
+        Self::serve(path, Recorder::default())
+    }
+
+    /// Like [`StubProcessor::start`], playing the AI Gateway's processor with the backend
+    /// table `backends` (see the module docs).
+    pub fn with_backends(path: &Path, backends: &[&str]) -> Self {
+        let recorder = Recorder {
+            backends: Some(backends.iter().map(|b| (*b).to_owned()).collect()),
+            ..Recorder::default()
+        };
+        Self::serve(path, recorder)
+    }
+
+    fn serve(path: &Path, recorder: Recorder) -> Self {
         let listener = tokio::net::UnixListener::bind(path)
             .unwrap_or_else(|e| panic!("binding {}: {e}", path.display()));
-        let recorder = Arc::new(Recorder::default());
+        let recorder = Arc::new(recorder);
         let service = ExternalProcessorServer::new(Service {
             recorder: Arc::clone(&recorder),
         });

@@ -1,8 +1,9 @@
 //! Upstreams and a client for tests that send real traffic through Envoy, all on 127.0.0.1.
 //!
 //! - [`http_echo`]: an HTTP/1.1 server (hyper) that answers every request with a JSON
-//!   description of what it received (method, path, host, headers, body size), so a test can
-//!   tell which route a request took and what a filter added on the way.
+//!   description of what it received (method, path, host, headers, body size) and its own
+//!   port, so a test can tell which route a request took, which upstream served it, and what a
+//!   filter added on the way; [`stoppable_http_echo`] can be taken down.
 //! - [`tcp_echo`]: a TCP server that writes back every byte it reads.
 //! - [`send`]: one HTTP/1.1 request on a fresh connection, with a timeout.
 //!
@@ -24,20 +25,44 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Starts the HTTP echo upstream; returns its port.
 pub async fn http_echo() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(
-                hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), hyper::service::service_fn(echo)),
-            );
-        }
-    });
+    let (port, stop) = stoppable_http_echo().await;
+    // Never stopped: it lives as long as the runtime.
+    std::mem::forget(stop);
     port
 }
 
-async fn echo(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// Starts an HTTP echo upstream that stops (closing its listener and every connection) when
+/// the returned sender is dropped or used: a backend going down.
+pub async fn stoppable_http_echo() -> (u16, tokio::sync::watch::Sender<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut accept_stopped = stopped.clone();
+        loop {
+            let stream = tokio::select! {
+                _ = accept_stopped.changed() => return,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => return,
+                },
+            };
+            let mut connection_stopped = stopped.clone();
+            let service = hyper::service::service_fn(move |r| echo(r, port));
+            tokio::spawn(async move {
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service);
+                tokio::select! {
+                    _ = connection_stopped.changed() => {}
+                    _ = connection => {}
+                }
+            });
+        }
+    });
+    (port, stop)
+}
+
+async fn echo(request: Request<Incoming>, port: u16) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
@@ -55,6 +80,7 @@ async fn echo(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infal
         "host": parts.headers.get(hyper::header::HOST).map(|h| String::from_utf8_lossy(h.as_bytes())),
         "headers": headers,
         "bodyBytes": body.len(),
+        "port": port,
     });
     Ok(Response::builder()
         .header(hyper::header::CONTENT_TYPE, "application/json")
