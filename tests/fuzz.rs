@@ -16,14 +16,15 @@ use std::process::Command;
 
 use crate::support;
 
-/// `XDS_HOOK_FUZZ_SECONDS=600 cargo test fuzz::long_run -- --nocapture` runs `scripts/fuzz`
-/// (every target, that many seconds each) and fails if any target finds a crash.
+/// `XDS_HOOK_FUZZ_SECONDS=600 cargo test fuzz::long_run -- --ignored --nocapture` runs
+/// `scripts/fuzz` (every target, that many seconds each) and fails if any target finds a
+/// crash. Ignored by default, so it is reported as not run rather than passing; asked for
+/// without the variable, it fails.
 #[test]
+#[ignore = "long fuzz run: XDS_HOOK_FUZZ_SECONDS=600 cargo test fuzz::long_run -- --ignored"]
 fn long_run() {
-    let Some(seconds) = std::env::var_os("XDS_HOOK_FUZZ_SECONDS") else {
-        eprintln!("fuzz::long_run skipped: set XDS_HOOK_FUZZ_SECONDS to run scripts/fuzz");
-        return;
-    };
+    let seconds = std::env::var_os("XDS_HOOK_FUZZ_SECONDS")
+        .expect("set XDS_HOOK_FUZZ_SECONDS (seconds per fuzz target)");
     let status = Command::new(support::repo().join("scripts/fuzz"))
         .env("FUZZ_SECONDS", seconds)
         .status()

@@ -20,10 +20,22 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `../shared/corpus/eg-xds`, when present.
+/// `../shared/corpus/eg-xds`, when present. In CI (`CI` set) or with
+/// `XDS_HOOK_REQUIRE_CORPUS=1` its absence fails the test that asked, so corpus checks never
+/// pass by not running where they must run.
 pub fn corpus() -> Option<PathBuf> {
     let dir = repo().join("../shared/corpus/eg-xds");
-    dir.is_dir().then_some(dir)
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    let required = std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("XDS_HOOK_REQUIRE_CORPUS").is_some_and(|v| v == "1");
+    assert!(
+        !required,
+        "{} is missing, and CI (or XDS_HOOK_REQUIRE_CORPUS=1) requires the corpus checks",
+        dir.display()
+    );
+    None
 }
 
 /// Subdirectories of `dir`, sorted.
