@@ -1,9 +1,10 @@
 //! `extProc.placement`: the filter types the processor goes after, and those it goes before.
 //!
 //! Envoy Gateway sorts the HTTP filters it writes by type, in a fixed order
-//! (`internal/xds/translator/httpfilters.go`), and the defaults put the processor where EG
-//! would put the first ext_proc. Users want to move it (AI Gateway PR #2158, issue #2720),
-//! hence two lists that replace the defaults.
+//! (`internal/xds/translator/httpfilters.go`). The defaults follow that order with one change,
+//! the Envoy AI Gateway's: the processor runs before Lua, because users' Lua scripts read what
+//! the processor set (AI Gateway #1469, #2054), and after buffer (#2227). Users also want to
+//! move it (AI Gateway PR #2158, issue #2720), hence two lists that replace the defaults.
 //!
 //! Entries are filter types as EG names filters (`envoy.filters.http.<type>[/…|.…]`); the full
 //! prefix is accepted and stripped. Everything is checked here, with the entry's key, so a
@@ -14,10 +15,10 @@ use serde::Deserialize;
 use super::ConfigError;
 use crate::xds::names;
 
-/// Types the processor goes after by default: every type EG orders before ext_proc, in EG's
-/// order (EG v1.9 adds csrf). Authentication is among them: the processor must only ever see
-/// authenticated requests.
-pub const DEFAULT_AFTER: [&str; 14] = [
+/// Types the processor goes after by default: every type EG orders before ext_proc except
+/// Lua, in EG's order (EG v1.9 adds csrf). Authentication is among them: the processor must
+/// only ever see authenticated requests.
+pub const DEFAULT_AFTER: [&str; 13] = [
     "custom_response",
     "health_check",
     "fault",
@@ -31,12 +32,12 @@ pub const DEFAULT_AFTER: [&str; 14] = [
     "jwt_authn",
     "stateful_session",
     "buffer",
-    "lua",
 ];
 
-/// Types the processor goes before by default: every type EG orders at or after ext_proc, in
-/// EG's order.
-pub const DEFAULT_BEFORE: [&str; 14] = [
+/// Types the processor goes before by default: Lua (which EG orders before ext_proc), then
+/// every type EG orders at or after ext_proc, in EG's order.
+pub const DEFAULT_BEFORE: [&str; 15] = [
+    "lua",
     "ext_proc",
     "wasm",
     "dynamic_modules",
@@ -180,10 +181,10 @@ mod tests {
     }
 
     #[test]
-    fn defaults_follow_egs_order() {
+    fn defaults_put_buffer_after_and_lua_before() {
         let p = Config::default().ext_proc.placement;
-        assert_eq!(p.after.last().map(String::as_str), Some("lua"));
-        assert_eq!(p.before.first().map(String::as_str), Some("ext_proc"));
+        assert_eq!(p.after.last().map(String::as_str), Some("buffer"));
+        assert_eq!(p.before.first().map(String::as_str), Some("lua"));
         assert_eq!(p.before.last().map(String::as_str), Some("router"));
         assert_eq!(placement("    {}\n"), p);
     }

@@ -1,8 +1,9 @@
 //! Where the processor goes in an HCM's HTTP filter list.
 //!
 //! The configured placement (`extProc.placement`) lists the filter types the processor goes
-//! after and those it goes before; by default they follow Envoy Gateway's canonical order, so
-//! the processor lands after authentication and before rate limits and the router. It goes
+//! after and those it goes before. By default the processor lands where Envoy Gateway's
+//! canonical order puts the first ext_proc (after authentication and buffer, before rate limits
+//! and the router), except that it goes before Lua, as the AI Gateway's does. It goes
 //! right before the first filter of a `before` type, or else right after the last filter of an
 //! `after` type. A filter of a type in neither list keeps its place and constrains nothing.
 //!
@@ -229,6 +230,14 @@ mod tests {
         Policy::default().placement(&filters(names))
     }
 
+    /// Asserts where the processor goes among `names`, and why.
+    #[track_caller]
+    fn assert_placed(policy: &Policy, names: &[&str], index: usize, why: &str) {
+        let p = policy.placement(&filters(names));
+        let expected = format!("processor at http_filters[{index}]: {why}");
+        assert_eq!((p.index, p.to_string()), (index, expected));
+    }
+
     /// A policy from `extProc.placement` written in YAML.
     fn configured(placement: &str) -> Policy {
         let yaml = format!("extProc:\n  placement: {placement}\n");
@@ -239,6 +248,13 @@ mod tests {
         policy
             .recognise(filter)
             .map(|(t, side)| (t.to_string(), *side))
+    }
+
+    fn by_config_type(config_type: &str) -> HttpFilterEntry {
+        HttpFilterEntry {
+            name: "some-filter".into(),
+            config_type: Some(config_type.into()),
+        }
     }
 
     #[test]
@@ -266,32 +282,32 @@ mod tests {
 
     #[test]
     fn recognises_by_config_type_when_the_name_says_nothing() {
-        let f = HttpFilterEntry {
-            name: "authn".into(),
-            config_type: Some(
-                "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication".into(),
-            ),
-        };
+        let policy = Policy::default();
+        let jwt = by_config_type("envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication");
         assert_eq!(
-            listed(&Policy::default(), &f),
+            listed(&policy, &jwt),
             Some(("jwt_authn".to_owned(), Side::After))
+        );
+        let lua = by_config_type("envoy.extensions.filters.http.lua.v3.Lua");
+        assert_eq!(
+            listed(&policy, &lua),
+            Some(("lua".to_owned(), Side::Before))
         );
     }
 
     #[test]
     fn goes_right_before_the_router_on_a_plain_hcm() {
-        let p = at(&["envoy.filters.http.router"]);
-        assert_eq!(p.index, 0);
-        assert_eq!(
-            p.to_string(),
-            "processor at http_filters[0]: before envoy.filters.http.router \
-             (http_filters[0], placement.before: router)"
+        assert_placed(
+            &Policy::default(),
+            &["envoy.filters.http.router"],
+            0,
+            "before envoy.filters.http.router (http_filters[0], placement.before: router)",
         );
     }
 
     #[test]
     fn goes_after_authentication_and_before_existing_ext_proc() {
-        let p = at(&[
+        let filters = [
             "envoy.filters.http.custom_response",
             "envoy.filters.http.jwt_authn",
             "envoy.filters.http.buffer",
@@ -299,14 +315,43 @@ mod tests {
             "envoy.filters.http.wasm/envoyextensionpolicy/ns/p/0",
             "envoy.filters.http.rbac",
             "envoy.filters.http.router",
-        ]);
-        assert_eq!(p.index, 3);
-        assert_eq!(
-            p.to_string(),
-            "processor at http_filters[3]: after envoy.filters.http.buffer \
-             (http_filters[2], placement.after: buffer), before \
-             envoy.filters.http.ext_proc/envoyextensionpolicy/ns/p/0 \
-             (http_filters[3], placement.before: ext_proc)"
+        ];
+        assert_placed(
+            &Policy::default(),
+            &filters,
+            3,
+            "after envoy.filters.http.buffer (http_filters[2], placement.after: buffer), \
+             before envoy.filters.http.ext_proc/envoyextensionpolicy/ns/p/0 (http_filters[3], \
+             placement.before: ext_proc)",
+        );
+    }
+
+    #[test]
+    fn goes_after_buffer_and_before_lua() {
+        let filters = [
+            "envoy.filters.http.jwt_authn",
+            "envoy.filters.http.buffer",
+            "envoy.filters.http.lua/envoyextensionpolicy/ns/p/0",
+            "envoy.filters.http.ext_proc/envoyextensionpolicy/ns/p/0",
+            "envoy.filters.http.router",
+        ];
+        assert_placed(
+            &Policy::default(),
+            &filters,
+            2,
+            "after envoy.filters.http.buffer (http_filters[1], placement.after: buffer), \
+             before envoy.filters.http.lua/envoyextensionpolicy/ns/p/0 (http_filters[2], \
+             placement.before: lua)",
+        );
+        // Listing Lua in `after` alone moves the processor behind it.
+        assert_placed(
+            &configured("{after: [jwt_authn, buffer, lua]}"),
+            &filters,
+            3,
+            "after envoy.filters.http.lua/envoyextensionpolicy/ns/p/0 (http_filters[2], \
+             placement.after: lua), before \
+             envoy.filters.http.ext_proc/envoyextensionpolicy/ns/p/0 (http_filters[3], \
+             placement.before: ext_proc)",
         );
     }
 
@@ -323,50 +368,42 @@ mod tests {
 
     #[test]
     fn unknown_filters_keep_their_place() {
-        assert_eq!(
-            at(&[
-                "x",
-                "envoy.filters.http.cors",
-                "y",
-                "envoy.filters.http.router"
-            ])
-            .index,
-            3
-        );
-        let p = at(&["x", "y"]);
-        assert_eq!(p.index, 2);
-        assert_eq!(
-            p.to_string(),
-            "processor at http_filters[2]: no ordered filter: appended"
-        );
-        let p = at(&["envoy.filters.http.cors", "x"]);
-        assert_eq!(p.index, 1);
-        assert_eq!(
-            p.to_string(),
-            "processor at http_filters[1]: after envoy.filters.http.cors \
-             (http_filters[0], placement.after: cors)"
+        let p = at(&[
+            "x",
+            "envoy.filters.http.cors",
+            "y",
+            "envoy.filters.http.router",
+        ]);
+        assert_eq!(p.index, 3);
+        let policy = Policy::default();
+        assert_placed(&policy, &["x", "y"], 2, "no ordered filter: appended");
+        assert_placed(
+            &policy,
+            &["envoy.filters.http.cors", "x"],
+            1,
+            "after envoy.filters.http.cors (http_filters[0], placement.after: cors)",
         );
     }
 
     #[test]
     fn conflicting_custom_order_puts_it_after_authentication_and_reports_it() {
-        let p = at(&[
-            "envoy.filters.http.ratelimit",
-            "envoy.filters.http.jwt_authn",
-            "envoy.filters.http.router",
-        ]);
-        assert_eq!(p.index, 2);
-        let Rule::Conflict(c) = p.rule else {
-            panic!("no conflict: {p:?}");
-        };
-        assert_eq!(
-            (c.early.name.as_str(), c.early.index),
-            ("envoy.filters.http.ratelimit", 0)
-        );
-        assert_eq!(
-            (c.late.name.as_str(), c.late.index),
-            ("envoy.filters.http.jwt_authn", 1)
-        );
+        // Lua, a `before` type, ahead of authentication is such an order too.
+        for early in ["envoy.filters.http.ratelimit", "envoy.filters.http.lua/0"] {
+            let p = at(&[
+                early,
+                "envoy.filters.http.jwt_authn",
+                "envoy.filters.http.router",
+            ]);
+            assert_eq!(p.index, 2, "{early}");
+            let Rule::Conflict(c) = p.rule else {
+                panic!("no conflict: {p:?}");
+            };
+            assert_eq!((c.early.name.as_str(), c.early.index), (early, 0));
+            assert_eq!(
+                (c.late.name.as_str(), c.late.index),
+                ("envoy.filters.http.jwt_authn", 1)
+            );
+        }
     }
 
     #[test]
@@ -379,28 +416,24 @@ mod tests {
     #[test]
     fn configured_types_replace_the_defaults() {
         let policy = configured("{after: [jwt_authn, my_auth], before: [ratelimit]}");
-        let f = filters(&[
-            "envoy.filters.http.my_auth/securitypolicy/ns/p",
-            "envoy.filters.http.buffer",
-            "envoy.filters.http.local_ratelimit",
-            "envoy.filters.http.ratelimit",
-            "envoy.filters.http.router",
-        ]);
         // buffer and local_ratelimit are no longer listed: they constrain nothing.
-        let p = policy.placement(&f);
-        assert_eq!(p.index, 3);
-        assert_eq!(
-            p.to_string(),
-            "processor at http_filters[3]: after envoy.filters.http.my_auth/securitypolicy/ns/p \
-             (http_filters[0], placement.after: my_auth), before envoy.filters.http.ratelimit \
-             (http_filters[3], placement.before: ratelimit)"
+        assert_placed(
+            &policy,
+            &[
+                "envoy.filters.http.my_auth/securitypolicy/ns/p",
+                "envoy.filters.http.buffer",
+                "envoy.filters.http.local_ratelimit",
+                "envoy.filters.http.ratelimit",
+                "envoy.filters.http.router",
+            ],
+            3,
+            "after envoy.filters.http.my_auth/securitypolicy/ns/p (http_filters[0], \
+             placement.after: my_auth), before envoy.filters.http.ratelimit (http_filters[3], \
+             placement.before: ratelimit)",
         );
-        let by_type = HttpFilterEntry {
-            name: "authn".into(),
-            config_type: Some("envoy.extensions.filters.http.my_auth.v1.Config".into()),
-        };
+        let my_auth = by_config_type("envoy.extensions.filters.http.my_auth.v1.Config");
         assert_eq!(
-            listed(&policy, &by_type),
+            listed(&policy, &my_auth),
             Some(("my_auth".to_owned(), Side::After))
         );
     }
