@@ -1,11 +1,14 @@
 //! Where the processor goes in an HCM's HTTP filter list.
 //!
 //! The configured placement (`extProc.placement`) lists the filter types the processor goes
-//! after and those it goes before. By default the processor lands where Envoy Gateway's
-//! canonical order puts the first ext_proc (after authentication and buffer, before rate limits
-//! and the router), except that it goes before Lua, as the AI Gateway's does. It goes
-//! right before the first filter of a `before` type, or else right after the last filter of an
-//! `after` type. A filter of a type in neither list keeps its place and constrains nothing.
+//! after and those it goes before. It goes right before the first filter of a `before` type, or
+//! else right after the last filter of an `after` type; a filter of a type in neither list keeps
+//! its place and constrains nothing. By default that is where Envoy Gateway's canonical order
+//! puts the first ext_proc (after authentication and buffer, before rate limits and the
+//! router), except that it goes before Lua, where the AI Gateway puts its own processor.
+//!
+//! When a custom order puts a `before` filter ahead of an `after` one, the `after` list wins,
+//! so authentication still runs first, but the processor never goes past the router.
 //!
 //! Filters are recognised by type, the way EG names them: `envoy.filters.http.<type>` with any
 //! suffix (`/policy`, `.gzip`, `_rule`), matched by prefix (the longest listed type wins); a
