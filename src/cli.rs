@@ -295,7 +295,8 @@ fn describe(config: &Config) -> String {
         .unwrap_or_else(|| "null  # all namespaces".to_owned());
     format!(
         "selection:\n  routeAnnotation: {}\n  gatewayNamespaces: {}\n  gatewayAnnotation: {}\n\
-         extProc:\n  filterName: {}\n  clusterName: {}\n  socketPath: {}\n  messageTimeout: {}\n  metadataNamespace: {}\n\
+         extProc:\n  filterName: {}\n  clusterName: {}\n  socketPath: {}\n  messageTimeout: {}\n  metadataNamespace: {}\n  \
+         placement:\n    after: [{}]\n    before: [{}]\n\
          server:\n  listen: [{}]\n  adminListen: {}\n  maxMessageBytes: {}\n  maxConcurrentCalls: {}\n  maxQueuedCalls: {}\n  queueTimeout: {}\n  maxCallTime: {}\n  configReloadInterval: {}\n  shutdownGrace: {}\n  tls:{}\n",
         s.route_annotation,
         namespaces,
@@ -307,6 +308,8 @@ fn describe(config: &Config) -> String {
         e.socket_path,
         humantime::format_duration(e.message_timeout),
         e.metadata_namespace,
+        e.placement.after.join(", "),
+        e.placement.before.join(", "),
         listen,
         server
             .admin_listen

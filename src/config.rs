@@ -39,6 +39,16 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// An entry of a list is out of range.
+    #[error("{key}[{index}]: {message}")]
+    InvalidEntry {
+        /// The list's key, as a path (`extProc.placement.after`).
+        key: &'static str,
+        /// The entry's position in the list.
+        index: usize,
+        /// What is wrong.
+        message: String,
+    },
 }
 
 /// The validated configuration.
@@ -76,9 +86,14 @@ pub struct ExtProcConfig {
     pub message_timeout: Duration,
     /// Dynamic metadata namespace the processor may write (`metadata_options`).
     pub metadata_namespace: String,
+    /// Where the processor goes among an HCM's HTTP filters.
+    pub placement: PlacementConfig,
 }
 
+mod placement;
 mod server;
+use placement::RawPlacement;
+pub use placement::{PlacementConfig, ROUTER};
 use server::RawServer;
 pub use server::{
     DEFAULT_ADMIN_LISTEN, DEFAULT_CONFIG_RELOAD_INTERVAL, DEFAULT_LISTEN, DEFAULT_MAX_CALL_TIME,
@@ -101,6 +116,7 @@ impl Default for Config {
                 socket_path: "/etc/ai-gateway-extproc-uds/run.sock".to_owned(),
                 message_timeout: Duration::from_secs(10),
                 metadata_namespace: "io.envoy.ai_gateway".to_owned(),
+                placement: PlacementConfig::default(),
             },
             server: ServerConfig::default(),
         }
@@ -134,6 +150,8 @@ struct RawExtProc {
     socket_path: Option<String>,
     message_timeout: Option<String>,
     metadata_namespace: Option<String>,
+    #[serde(default)]
+    placement: RawPlacement,
 }
 
 impl Config {
@@ -223,6 +241,7 @@ impl RawExtProc {
             socket_path,
             message_timeout,
             metadata_namespace,
+            placement,
         } = self;
         let filter_name = non_empty("extProc.filterName", filter_name, defaults.filter_name)?;
         if !filter_name.starts_with("envoy.filters.http.ext_proc") {
@@ -262,6 +281,7 @@ impl RawExtProc {
                 metadata_namespace,
                 defaults.metadata_namespace,
             )?,
+            placement: placement.validate()?,
         })
     }
 }

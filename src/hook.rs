@@ -20,12 +20,14 @@ use crate::mutate::{
 use crate::report::{Change, ClusterOutcome, Report, UpstreamReport};
 use crate::select::cluster::{ClusterDecision, ClusterSkip};
 use crate::select::upstream::{self, Targeted};
-use crate::select::{self, ChainDecision, ChainSkip};
+use crate::select::{self, ChainDecision, ChainSkip, Policy};
 
-/// A configured hook: selection rules and the pre-encoded artefacts it inserts.
+/// A configured hook: selection rules, the placement policy and the pre-encoded artefacts it
+/// inserts, all prepared once from the configuration.
 #[derive(Debug, Clone)]
 pub struct Hook {
     config: Config,
+    placement: Policy,
     artifacts: Artifacts,
 }
 
@@ -42,7 +44,12 @@ impl Hook {
     /// Prepares a hook for a validated configuration.
     pub fn new(config: Config) -> Self {
         let artifacts = Artifacts::new(&config.ext_proc);
-        Self { config, artifacts }
+        let placement = Policy::new(&config.ext_proc.placement);
+        Self {
+            config,
+            placement,
+            artifacts,
+        }
     }
 
     /// The configuration in force.
@@ -62,8 +69,12 @@ impl Hook {
         } = request;
         let resources_in = [clusters.len(), secrets.len(), listeners.len(), routes.len()];
         let index = Index::build(&listeners, &routes, &clusters);
-        let mut decisions =
-            select::decide(&self.config.selection, &self.artifacts.filter_name, &index);
+        let mut decisions = select::decide(
+            &self.config.selection,
+            &self.artifacts.filter_name,
+            &self.placement,
+            &index,
+        );
         self.patch_listeners(&mut listeners, &index, &mut decisions.listeners);
         let route_changes = self.patch_route_configs(&mut routes, &index, &decisions.route_configs);
         let upstream =

@@ -17,7 +17,7 @@ use prost::Message;
 use prost::encoding::WireType;
 use xds_hook::contract::PostTranslateModifyRequest;
 use xds_hook::mutate::Artifacts;
-use xds_hook::select::{ChainDecision, Insertion, Placement};
+use xds_hook::select::{ChainDecision, Insertion, Placement, Rule};
 use xds_hook::xds::{HcmView, hcm};
 use xds_hook::{Config, wire};
 
@@ -60,7 +60,10 @@ fn check_mutator(data: &[u8]) {
     let insertion = Insertion {
         placement: Placement {
             index: usize::from(control & 7),
-            conflict: None,
+            rule: Rule::Ordered {
+                after: None,
+                before: None,
+            },
         },
         set_match_upstream: control & 0x80 != 0,
     };

@@ -192,7 +192,13 @@ mod tests {
         let artifacts = Artifacts::new(&config.ext_proc);
         let request = workload::preset(Preset::Small);
         let index = Index::build(&request.listeners, &request.routes, &request.clusters);
-        let decisions = select::decide(&config.selection, &artifacts.filter_name, &index);
+        let placement = select::Policy::new(&config.ext_proc.placement);
+        let decisions = select::decide(
+            &config.selection,
+            &artifacts.filter_name,
+            &placement,
+            &index,
+        );
         let mut patched = 0;
         let configs = request.routes.iter().zip(&index.route_configs);
         for ((bytes, entry), decision) in configs.zip(&decisions.route_configs) {

@@ -182,13 +182,10 @@ impl Report {
                             ChainKind::Http(http) => http.route_config.as_str(),
                             _ => "",
                         };
-                        let mut reason = format!(
-                            "route config {route_config:?} has selected routes; processor at http_filters[{}]",
-                            insertion.placement.index
+                        let reason = format!(
+                            "route config {route_config:?} has selected routes; {}",
+                            insertion.placement
                         );
-                        if let Some(conflict) = &insertion.placement.conflict {
-                            let _ = write!(reason, "; {conflict}");
-                        }
                         ("patched", reason)
                     }
                     ChainDecision::AlreadyPatched => {

@@ -17,11 +17,11 @@ use memchr::memmem::Finder;
 
 use crate::config::SelectionConfig;
 use crate::index::{
-    Annotation, ChainKind, HttpChain, Index, Owner, OwnerMetadata, Ownership, RouteConfigEntry,
-    RouteEntry, Unusable, VirtualHostEntry,
+    Annotation, ChainKind, Index, Owner, OwnerMetadata, Ownership, RouteConfigEntry, RouteEntry,
+    Unusable, VirtualHostEntry,
 };
 use crate::xds::names;
-pub use order::{Conflict, Placement};
+pub use order::{Anchor, Conflict, Placement, Policy, Rule};
 
 /// Every decision for one request; vectors run parallel to the index's.
 #[derive(Debug, Default)]
@@ -189,8 +189,13 @@ impl fmt::Display for NotSelected {
     }
 }
 
-/// Decides everything for one request.
-pub fn decide(config: &SelectionConfig, filter_name: &str, index: &Index) -> Decisions {
+/// Decides everything for one request; `placement` places the processor in patched HCMs.
+pub fn decide(
+    config: &SelectionConfig,
+    filter_name: &str,
+    placement: &Policy,
+    index: &Index,
+) -> Decisions {
     let unread = UnreadOwners::new(&config.route_annotation);
     let route_configs: Vec<RouteConfigDecision> = index
         .route_configs
@@ -206,7 +211,9 @@ pub fn decide(config: &SelectionConfig, filter_name: &str, index: &Index) -> Dec
         .map(|listener| match &listener.chains {
             Ok(chains) => chains
                 .iter()
-                .map(|chain| decide_chain(&chain.kind, filter_name, index, &route_configs))
+                .map(|chain| {
+                    decide_chain(&chain.kind, filter_name, placement, index, &route_configs)
+                })
                 .collect(),
             Err(_) => Vec::new(),
         })
@@ -362,6 +369,7 @@ fn shown(value: &Annotation) -> String {
 fn decide_chain(
     kind: &ChainKind,
     filter_name: &str,
+    placement: &Policy,
     index: &Index,
     route_configs: &[RouteConfigDecision],
 ) -> ChainDecision {
@@ -392,12 +400,8 @@ fn decide_chain(
     if http.http_filters.iter().any(|f| f.name == filter_name) {
         return ChainDecision::AlreadyPatched;
     }
-    ChainDecision::Patch(insertion(http))
-}
-
-fn insertion(http: &HttpChain) -> Insertion {
-    Insertion {
-        placement: order::placement(&http.http_filters),
+    ChainDecision::Patch(Insertion {
+        placement: placement.placement(&http.http_filters),
         set_match_upstream: !http.match_upstream,
-    }
+    })
 }
