@@ -9,6 +9,7 @@
 pub mod backend_name;
 pub mod cluster;
 pub mod order;
+pub mod reason;
 pub mod upstream;
 
 use std::fmt;
@@ -22,6 +23,7 @@ use crate::index::{
 };
 use crate::xds::names;
 pub use order::{Anchor, Conflict, Placement, Policy, Rule};
+pub use reason::SkipReason;
 
 /// Every decision for one request; vectors run parallel to the index's.
 #[derive(Debug, Default)]

@@ -12,12 +12,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
 use crate::contract::PostTranslateModifyResponse;
-use crate::index::Unusable;
 use crate::mutate::cluster::ProcessorCluster;
 use crate::report::{Change, Report, route_subject};
-use crate::select::cluster::{ClusterDecision, ClusterSkip};
-use crate::select::upstream::UnresolvedReason;
-use crate::select::{ChainDecision, ChainSkip};
+use crate::select::cluster::ClusterDecision;
+use crate::select::{ChainDecision, SkipReason};
 
 use super::metrics::{HookMetrics, KindLabels, ReasonLabels};
 
@@ -71,10 +69,15 @@ impl Recorder {
             .inc_by(count(summary.routes_selected));
         metrics.clusters_patched.inc_by(clusters_patched(report));
         for (reason, place, detail) in skips(report) {
-            metrics.skips.get_or_create(&ReasonLabels { reason }).inc();
-            if is_misconfiguration(reason) && self.warned.first_time(&(reason, &place)) {
+            metrics
+                .skips
+                .get_or_create(&ReasonLabels {
+                    reason: reason.label(),
+                })
+                .inc();
+            if reason.is_misconfiguration() && self.warned.first_time(&(reason, &place)) {
                 tracing::warn!(
-                    reason,
+                    reason = reason.label(),
                     resource = %place,
                     detail = %detail,
                     "left as is, probably a misconfiguration (warned once per resource)"
@@ -94,8 +97,8 @@ pub fn clusters_patched(report: &Report) -> u64 {
     processor + count(report.upstream.clusters_patched())
 }
 
-/// Every skip in a report: (reason label, resource, detail).
-fn skips(report: &Report) -> Vec<(&'static str, String, String)> {
+/// Every skip in a report: (reason, resource, detail).
+fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
     let mut out = Vec::new();
     let chains = report
         .index
@@ -107,7 +110,7 @@ fn skips(report: &Report) -> Vec<(&'static str, String, String)> {
             Ok(entries) => entries,
             Err(e) => {
                 out.push((
-                    "malformed_listener",
+                    SkipReason::MalformedListener,
                     format!("listener {:?}", listener.name),
                     e.clone(),
                 ));
@@ -117,7 +120,7 @@ fn skips(report: &Report) -> Vec<(&'static str, String, String)> {
         for (chain, decision) in entries.iter().zip(decisions) {
             if let ChainDecision::Skip(skip) = decision {
                 let place = format!("listener {:?} {}", listener.name, chain.locator);
-                out.push((skip_reason(skip), place, skip.to_string()));
+                out.push((skip.reason(), place, skip.to_string()));
             }
         }
     }
@@ -125,76 +128,26 @@ fn skips(report: &Report) -> Vec<(&'static str, String, String)> {
     for (rc, change) in configs {
         let place = format!("route config {:?}", rc.name);
         if let Err(e) = &rc.virtual_hosts {
-            out.push(("malformed_route_config", place, e.clone()));
+            out.push((SkipReason::MalformedRouteConfig, place, e.clone()));
         } else if let Change::Failed(e) = change {
-            out.push(("unpatchable_route_config", place, e.clone()));
+            out.push((SkipReason::UnpatchableRouteConfig, place, e.clone()));
         }
     }
     for cluster in &report.upstream.clusters {
         if let ClusterDecision::Skip(skip) = &cluster.decision {
             let place = format!("cluster {:?}", cluster.name);
-            out.push((cluster_skip_reason(skip), place, skip.to_string()));
+            out.push((skip.reason(), place, skip.to_string()));
         }
     }
     for unresolved in &report.upstream.unresolved {
-        let reason = match unresolved.reason {
-            UnresolvedReason::Header(_) => "cluster_header_route",
-            UnresolvedReason::OtherSpecifier => "cluster_specifier_route",
-            UnresolvedReason::MissingCluster(_) => "missing_cluster",
-        };
         let place = route_subject(&report.index, unresolved);
-        out.push((reason, place, unresolved.reason.to_string()));
+        out.push((
+            unresolved.reason.reason(),
+            place,
+            unresolved.reason.to_string(),
+        ));
     }
     out
-}
-
-/// The label value for a backend cluster skip; matches every variant, like [`skip_reason`].
-fn cluster_skip_reason(skip: &ClusterSkip) -> &'static str {
-    match skip {
-        ClusterSkip::Unreadable(_) => "malformed_cluster",
-        ClusterSkip::MalformedOptions(_) => "malformed_protocol_options",
-        ClusterSkip::NoCodec(_) => "no_upstream_codec",
-        ClusterSkip::IsProcessor => "processor_cluster_targeted",
-        ClusterSkip::Unpatchable(_) => "unpatchable_cluster",
-    }
-}
-
-/// The label value for a chain skip. Matches every variant, so a new reason breaks the build
-/// here instead of being counted under a wrong name.
-fn skip_reason(skip: &ChainSkip) -> &'static str {
-    match skip {
-        ChainSkip::NoHcm(_) => "no_hcm",
-        ChainSkip::Unusable(u) => match u {
-            Unusable::InlineRouteConfig => "inline_route_config",
-            Unusable::ScopedRoutes => "scoped_routes",
-            Unusable::NoRouteSpecifier => "no_route_specifier",
-            Unusable::ConfigDiscovery => "config_discovery",
-            Unusable::UnexpectedType(_) => "unexpected_hcm_type",
-            Unusable::Malformed(_) => "malformed_typed_config",
-        },
-        ChainSkip::MissingRouteConfig(_) => "missing_route_config",
-        ChainSkip::MalformedRouteConfig(_) => "chain_route_config_malformed",
-        ChainSkip::NoSelectedRoutes(_) => "no_selected_routes",
-        ChainSkip::Unpatchable(_) => "unpatchable_chain",
-    }
-}
-
-/// Reasons that mean EG or the cluster is set up wrong, not that the chain is simply not ours.
-fn is_misconfiguration(reason: &str) -> bool {
-    matches!(
-        reason,
-        "missing_route_config"
-            | "malformed_typed_config"
-            | "malformed_listener"
-            | "malformed_route_config"
-            | "unpatchable_chain"
-            | "unpatchable_route_config"
-            | "malformed_cluster"
-            | "malformed_protocol_options"
-            | "no_upstream_codec"
-            | "unpatchable_cluster"
-            | "missing_cluster"
-    )
 }
 
 fn count(n: usize) -> u64 {
@@ -261,9 +214,10 @@ mod tests {
 
     #[test]
     fn missing_route_config_is_a_counted_misconfiguration() {
-        let reason = skip_reason(&ChainSkip::MissingRouteConfig("x".into()));
-        assert_eq!(reason, "missing_route_config");
-        assert!(is_misconfiguration(reason));
-        assert!(!is_misconfiguration(skip_reason(&ChainSkip::NoHcm(vec![]))));
+        use crate::select::ChainSkip;
+        let reason = ChainSkip::MissingRouteConfig("x".into()).reason();
+        assert_eq!(reason.label(), "missing_route_config");
+        assert!(reason.is_misconfiguration());
+        assert!(!ChainSkip::NoHcm(vec![]).reason().is_misconfiguration());
     }
 }
