@@ -62,7 +62,9 @@ fn malformed_hcm_bytes_leave_that_chain_alone_with_a_reason() {
     match &outcome.report.decisions.listeners[0][0] {
         ChainDecision::Skip(ChainSkip::Unusable(reason)) => {
             assert!(
-                reason.to_string().starts_with("malformed HCM typed_config"),
+                reason
+                    .to_string()
+                    .starts_with("malformed HCM: filter_chains[0].filters[0].typed_config.value"),
                 "{reason}"
             )
         }

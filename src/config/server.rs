@@ -91,21 +91,30 @@ pub enum ListenAddr {
     Unix(PathBuf),
 }
 
-impl FromStr for ListenAddr {
-    type Err = String;
+/// A listen address that is neither `host:port` nor `unix:///absolute/path`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidListenAddr {
+    /// `unix://` followed by a relative path.
+    #[error("{0:?}: a Unix socket is unix:///absolute/path (three slashes)")]
+    RelativeUnixPath(String),
+    /// Not a socket address.
+    #[error("{0:?}: {1} (expected host:port, e.g. 0.0.0.0:1063, or unix:///path)")]
+    NotHostPort(String, std::net::AddrParseError),
+}
 
-    fn from_str(text: &str) -> Result<Self, String> {
+impl FromStr for ListenAddr {
+    type Err = InvalidListenAddr;
+
+    fn from_str(text: &str) -> Result<Self, InvalidListenAddr> {
         if let Some(path) = text.strip_prefix("unix://") {
             if !path.starts_with('/') {
-                return Err(format!(
-                    "{text:?}: a Unix socket is unix:///absolute/path (three slashes)"
-                ));
+                return Err(InvalidListenAddr::RelativeUnixPath(text.to_owned()));
             }
             return Ok(ListenAddr::Unix(PathBuf::from(path)));
         }
-        text.parse().map(ListenAddr::Tcp).map_err(|e| {
-            format!("{text:?}: {e} (expected host:port, e.g. 0.0.0.0:1063, or unix:///path)")
-        })
+        text.parse()
+            .map(ListenAddr::Tcp)
+            .map_err(|e| InvalidListenAddr::NotHostPort(text.to_owned(), e))
     }
 }
 
@@ -282,7 +291,8 @@ impl RawTls {
 }
 
 fn listen_addr(text: &str) -> Result<ListenAddr, ConfigError> {
-    text.parse().map_err(|e| invalid("server.listen", e))
+    text.parse()
+        .map_err(|e: InvalidListenAddr| invalid("server.listen", e.to_string()))
 }
 
 fn positive(key: &'static str, value: Option<u64>, default: usize) -> Result<usize, ConfigError> {

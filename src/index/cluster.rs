@@ -13,6 +13,7 @@ use std::net::IpAddr;
 use bytes::Bytes;
 use prost::Message;
 
+use super::error::{FieldPath, InvalidField, Problem};
 use super::names::Names;
 use super::owner::{Ownership, ownership};
 use crate::xds::{
@@ -78,7 +79,7 @@ pub enum UpstreamFilters {
     /// The filters of the existing `HttpProtocolOptions`, in order.
     Filters(Vec<UpstreamFilter>),
     /// `HttpProtocolOptions` is present but cannot be read.
-    Malformed(String),
+    Malformed(InvalidField),
 }
 
 /// One upstream HTTP filter.
@@ -92,19 +93,21 @@ pub struct UpstreamFilter {
 
 impl ClusterEntry {
     /// Decodes one cluster's upstream-relevant parts; the error says what could not be read.
-    pub fn read(bytes: &Bytes) -> Result<Self, String> {
+    pub fn read(bytes: &Bytes) -> Result<Self, InvalidField> {
         let ClusterView {
             name,
             load_assignment,
             typed_extension_protocol_options,
-        } = ClusterView::decode(bytes.clone()).map_err(|e| e.to_string())?;
+        } = ClusterView::decode(bytes.clone())
+            .map_err(|e| InvalidField::new(FieldPath::root(), Problem::Decode(e)))?;
         let endpoints = match load_assignment {
             None => Endpoints::Eds,
             Some(assignment) => Endpoints::Inline(
                 assignment
                     .endpoints
                     .into_iter()
-                    .map(EndpointGroup::read)
+                    .enumerate()
+                    .map(|(g, group)| EndpointGroup::read(g, group))
                     .collect(),
             ),
         };
@@ -124,9 +127,11 @@ impl ClusterEntry {
                             })
                             .collect(),
                     ),
-                    Err(e) => UpstreamFilters::Malformed(format!(
-                        "typed_extension_protocol_options[{:?}]: {e}",
-                        names::HTTP_PROTOCOL_OPTIONS_KEY
+                    Err(e) => UpstreamFilters::Malformed(InvalidField::new(
+                        FieldPath::root()
+                            .field("typed_extension_protocol_options")
+                            .key(names::HTTP_PROTOCOL_OPTIONS_KEY),
+                        Problem::Decode(e),
                     )),
                 },
             };
@@ -139,18 +144,27 @@ impl ClusterEntry {
 }
 
 impl EndpointGroup {
-    fn read(group: LocalityLbEndpointsView) -> Self {
+    /// Reads `load_assignment.endpoints[g]`.
+    fn read(g: usize, group: LocalityLbEndpointsView) -> Self {
         let LocalityLbEndpointsView {
             locality,
             lb_endpoints,
             priority,
             metadata,
         } = group;
+        let at = FieldPath::root()
+            .field("load_assignment")
+            .field("endpoints")
+            .index(g);
         let backend = match ownership(metadata.as_ref()) {
             Ownership::Unknown => lb_endpoints
                 .first()
                 .map_or(Ownership::Unknown, first_host_ownership),
             known => known,
+        };
+        let backend = match backend {
+            Ownership::Malformed(e) => Ownership::Malformed(e.within(at)),
+            other => other,
         };
         Self {
             backend,
@@ -163,9 +177,13 @@ impl EndpointGroup {
 
 /// The owner recorded on a host, decoding its metadata only now.
 fn first_host_ownership(host: &LbEndpointView) -> Ownership {
+    let at = FieldPath::root().field("lb_endpoints").index(0);
     match host.metadata.clone().map(MetadataView::decode).transpose() {
-        Ok(metadata) => ownership(metadata.as_ref()),
-        Err(e) => Ownership::Malformed(format!("lb_endpoints[0].metadata: {e}")),
+        Ok(metadata) => match ownership(metadata.as_ref()) {
+            Ownership::Malformed(e) => Ownership::Malformed(e.within(at)),
+            other => other,
+        },
+        Err(e) => Ownership::Malformed(InvalidField::new(at.field("metadata"), Problem::Decode(e))),
     }
 }
 

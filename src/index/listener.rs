@@ -10,6 +10,7 @@ use std::fmt;
 use bytes::Bytes;
 use prost::Message;
 
+use super::error::{FieldPath, InvalidField, Problem};
 use crate::xds::{self, FilterChainView, HcmView, ListenerView, NetworkFilterView, names};
 
 /// One listener of the request.
@@ -18,7 +19,7 @@ pub struct ListenerEntry {
     /// Listener name.
     pub name: String,
     /// Its chains, or why the listener could not be read.
-    pub chains: Result<Vec<ChainEntry>, String>,
+    pub chains: Result<Vec<ChainEntry>, InvalidField>,
 }
 
 /// Where a chain sits in its listener; also its field path in reports.
@@ -28,6 +29,21 @@ pub enum ChainLocator {
     FilterChain(usize),
     /// `default_filter_chain`.
     Default,
+}
+
+impl ChainLocator {
+    /// The chain's path in its listener.
+    pub fn path(self) -> FieldPath {
+        match self {
+            ChainLocator::FilterChain(i) => FieldPath::root().field("filter_chains").index(i),
+            ChainLocator::Default => FieldPath::root().field("default_filter_chain"),
+        }
+    }
+
+    /// The path of the chain's network filter `index`.
+    pub fn filter_path(self, index: usize) -> FieldPath {
+        self.path().field("filters").index(index)
+    }
 }
 
 impl fmt::Display for ChainLocator {
@@ -74,8 +90,8 @@ pub enum Unusable {
     ConfigDiscovery,
     /// typed_config holds another message type.
     UnexpectedType(String),
-    /// typed_config does not decode; the message says where.
-    Malformed(String),
+    /// typed_config is absent or does not decode; the error says where.
+    Malformed(InvalidField),
 }
 
 impl fmt::Display for Unusable {
@@ -88,7 +104,7 @@ impl fmt::Display for Unusable {
                 f.write_str("HCM config comes from ECDS (config_discovery)")
             }
             Unusable::UnexpectedType(t) => write!(f, "HCM typed_config is of type {t}"),
-            Unusable::Malformed(e) => write!(f, "malformed HCM typed_config: {e}"),
+            Unusable::Malformed(e) => write!(f, "malformed HCM: {e}"),
         }
     }
 }
@@ -144,7 +160,7 @@ impl ListenerEntry {
             }
             Err(e) => Self {
                 name: super::fallback_name(bytes),
-                chains: Err(e.to_string()),
+                chains: Err(InvalidField::new(FieldPath::root(), Problem::Decode(e))),
             },
         }
     }
@@ -157,7 +173,7 @@ impl ChainEntry {
             .iter()
             .enumerate()
             .find(|(_, filter)| is_hcm(filter))
-            .map(|(index, filter)| read_hcm(index, filter));
+            .map(|(index, filter)| read_hcm(locator.filter_path(index), index, filter));
         let kind =
             hcm.unwrap_or_else(|| ChainKind::NoHcm(filters.into_iter().map(|f| f.name).collect()));
         Self {
@@ -178,12 +194,16 @@ fn is_hcm(filter: &NetworkFilterView) -> bool {
     }
 }
 
-fn read_hcm(filter_index: usize, filter: &NetworkFilterView) -> ChainKind {
+/// Reads the HCM network filter `filter_index`, at `at` in its listener.
+fn read_hcm(at: FieldPath, filter_index: usize, filter: &NetworkFilterView) -> ChainKind {
     let Some(any) = &filter.typed_config else {
         return ChainKind::Unusable(if filter.config_discovery.is_some() {
             Unusable::ConfigDiscovery
         } else {
-            Unusable::Malformed("no typed_config".to_owned())
+            Unusable::Malformed(InvalidField::new(
+                at.field("typed_config"),
+                Problem::Missing,
+            ))
         });
     };
     let type_name = xds::type_name(&any.type_url);
@@ -192,7 +212,13 @@ fn read_hcm(filter_index: usize, filter: &NetworkFilterView) -> ChainKind {
     }
     let hcm = match HcmView::decode(any.value.clone()) {
         Ok(hcm) => hcm,
-        Err(e) => return ChainKind::Unusable(Unusable::Malformed(e.to_string())),
+        Err(e) => {
+            let at = at.field("typed_config").field("value");
+            return ChainKind::Unusable(Unusable::Malformed(InvalidField::new(
+                at,
+                Problem::Decode(e),
+            )));
+        }
     };
     let route_config = match (&hcm.rds, &hcm.route_config, &hcm.scoped_routes) {
         (Some(rds), _, _) => rds.route_config_name.clone(),

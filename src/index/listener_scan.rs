@@ -12,6 +12,7 @@
 //! counts (`config_discovery`, an inline `route_config`, `scoped_routes`): prost validates their
 //! contents too, and EG writes them only on its few internal listeners.
 
+use super::error::{FieldPath, InvalidField, Problem};
 use super::listener::ListenerEntry;
 use super::listener::{ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, Unusable};
 use super::records::{Once, Reader, VARINT};
@@ -96,7 +97,7 @@ fn chain(locator: ChainLocator, bytes: &[u8]) -> Option<ChainEntry> {
     }
     let hcm = filters.iter().position(Filter::is_hcm);
     let kind = match hcm.and_then(|index| Some((index, filters.get(index)?))) {
-        Some((index, hcm)) => read_hcm(index, hcm)?,
+        Some((index, hcm)) => read_hcm(locator.filter_path(index), index, hcm)?,
         None => ChainKind::NoHcm(filters.iter().map(|f| f.name.to_owned()).collect()),
     };
     Some(ChainEntry {
@@ -142,11 +143,12 @@ fn any_fields(bytes: &[u8]) -> Option<(&str, &[u8])> {
 
 /// As `listener::read_hcm` reads the prost views; `None` where prost would fail (the exact
 /// path then writes its error) or where the fast path does not judge.
-fn read_hcm(filter_index: usize, filter: &Filter<'_>) -> Option<ChainKind> {
+fn read_hcm(at: FieldPath, filter_index: usize, filter: &Filter<'_>) -> Option<ChainKind> {
     let Some((type_url, value)) = filter.typed_config else {
-        return Some(ChainKind::Unusable(Unusable::Malformed(
-            "no typed_config".to_owned(),
-        )));
+        return Some(ChainKind::Unusable(Unusable::Malformed(InvalidField::new(
+            at.field("typed_config"),
+            Problem::Missing,
+        ))));
     };
     let type_name = xds::type_name(type_url);
     if type_name != names::HCM_TYPE {

@@ -9,6 +9,7 @@
 //! ([`OwnerMetadata`]), so that an index costs a walk over the request, not a decode of it.
 
 pub mod cluster;
+pub mod error;
 mod listener;
 mod listener_scan;
 mod names;
@@ -26,6 +27,7 @@ use bytes::Bytes;
 use names::Names;
 
 pub use cluster::{ClusterEntry, ClusterNames, EndpointGroup, Endpoints, UpstreamFilters};
+pub use error::{FieldPath, InvalidField, Problem};
 pub use listener::{
     ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, ListenerEntry, Unusable,
 };

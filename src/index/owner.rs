@@ -12,6 +12,7 @@ use std::fmt;
 
 use prost_types::{Struct, Value, value::Kind};
 
+use super::error::{FieldPath, InvalidField, Problem};
 use crate::xds::{MetadataView, names};
 
 /// The Kubernetes object that produced a resource.
@@ -151,8 +152,8 @@ pub enum Ownership {
     Unknown,
     /// The owner recorded by EG.
     Owned(Owner),
-    /// The metadata is there but not in EG's shape; the message says where.
-    Malformed(String),
+    /// The metadata is there but not in EG's shape; the error says where.
+    Malformed(InvalidField),
 }
 
 /// Reads the owner from a resource's metadata.
@@ -167,13 +168,13 @@ pub fn ownership(metadata: Option<&MetadataView>) -> Ownership {
     }
 }
 
-fn owner_from_struct(eg: &Struct) -> Result<Option<Owner>, String> {
+fn owner_from_struct(eg: &Struct) -> Result<Option<Owner>, InvalidField> {
     let Some(resources) = eg.fields.get("resources") else {
         return Ok(None);
     };
     let list = match &resources.kind {
         Some(Kind::ListValue(list)) => list,
-        other => return Err(format!("resources is {}, not a list", kind_name(other))),
+        other => return Err(wrong_kind(resources_path(), "a list", kind_name(other))),
     };
     let Some(first) = list.values.first() else {
         return Ok(None);
@@ -181,9 +182,10 @@ fn owner_from_struct(eg: &Struct) -> Result<Option<Owner>, String> {
     let entry = match &first.kind {
         Some(Kind::StructValue(entry)) => entry,
         other => {
-            return Err(format!(
-                "resources[0] is {}, not a struct",
-                kind_name(other)
+            return Err(wrong_kind(
+                resources_path().index(0),
+                "a struct",
+                kind_name(other),
             ));
         }
     };
@@ -196,18 +198,33 @@ fn owner_from_struct(eg: &Struct) -> Result<Option<Owner>, String> {
     }))
 }
 
-fn string_field(entry: &Struct, key: &str) -> Result<Option<String>, String> {
+fn string_field(entry: &Struct, key: &'static str) -> Result<Option<String>, InvalidField> {
     match entry.fields.get(key).map(|v| &v.kind) {
         None | Some(None) | Some(Some(Kind::NullValue(_))) => Ok(None),
         Some(Some(Kind::StringValue(s))) => Ok(Some(s.clone())),
-        Some(other) => Err(format!(
-            "resources[0].{key} is {}, not a string",
-            kind_name(other)
+        Some(other) => Err(wrong_kind(
+            resources_path().index(0).field(key),
+            "a string",
+            kind_name(other),
         )),
     }
 }
 
-fn annotations(entry: &Struct) -> Result<Annotations, String> {
+/// `metadata.filter_metadata["envoy-gateway"].resources`: where both owner readers report.
+pub(super) fn resources_path() -> FieldPath {
+    FieldPath::eg_metadata().field("resources")
+}
+
+/// A value of the wrong JSON kind at `path`.
+pub(super) fn wrong_kind(
+    path: FieldPath,
+    expected: &'static str,
+    found: &'static str,
+) -> InvalidField {
+    InvalidField::new(path, Problem::WrongJsonKind { expected, found })
+}
+
+fn annotations(entry: &Struct) -> Result<Annotations, InvalidField> {
     let Some(value) = entry.fields.get("annotations") else {
         return Ok(Annotations::default());
     };
@@ -215,9 +232,10 @@ fn annotations(entry: &Struct) -> Result<Annotations, String> {
         Some(Kind::StructValue(map)) => map,
         Some(Kind::NullValue(_)) | None => return Ok(Annotations::default()),
         other => {
-            return Err(format!(
-                "resources[0].annotations is {}, not a struct",
-                kind_name(other)
+            return Err(wrong_kind(
+                resources_path().index(0).field("annotations"),
+                "a struct",
+                kind_name(other),
             ));
         }
     };
@@ -339,12 +357,16 @@ mod tests {
         let md = metadata(s("oops"));
         assert_eq!(
             ownership(Some(&md)),
-            Ownership::Malformed("resources is a string, not a list".into())
+            Ownership::Malformed(wrong_kind(resources_path(), "a list", "a string"))
         );
         let md = metadata(list(vec![st(vec![("annotations", list(vec![]))])]));
         assert_eq!(
             ownership(Some(&md)),
-            Ownership::Malformed("resources[0].annotations is a list, not a struct".into())
+            Ownership::Malformed(wrong_kind(
+                resources_path().index(0).field("annotations"),
+                "a struct",
+                "a list"
+            ))
         );
     }
 

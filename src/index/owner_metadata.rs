@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use memchr::memmem::Finder;
 use prost::Message;
 
+use super::error::{FieldPath, InvalidField, Problem};
 use super::owner::{Ownership, ownership};
 use super::owner_wire;
 use super::route::{RouteConfigEntry, Text};
@@ -99,7 +100,10 @@ fn read(metadata: &[u8]) -> Ownership {
 fn read_exact(metadata: &[u8]) -> Ownership {
     match MetadataView::decode(metadata) {
         Ok(view) => ownership(Some(&view)),
-        Err(e) => Ownership::Malformed(format!("metadata does not decode: {e}")),
+        Err(e) => Ownership::Malformed(InvalidField::new(
+            FieldPath::root().field("metadata"),
+            Problem::Decode(e),
+        )),
     }
 }
 
@@ -154,30 +158,33 @@ mod tests {
         ])]);
         let cases = [
             (owned, "Owned"),
-            (s("oops"), "resources is a string, not a list"),
+            (s("oops"), "resources: is a string, not a list"),
             (list(vec![]), "Unknown"),
-            (list(vec![s("x"), st(vec![])]), "resources[0] is a string"),
+            (list(vec![s("x"), st(vec![])]), "resources[0]: is a string"),
             (
                 list(vec![st(vec![("kind", v(K::NumberValue(1.0)))])]),
-                "resources[0].kind is a number",
+                "resources[0].kind: is a number",
             ),
             (
                 list(vec![st(vec![("name", list(vec![s("x")]))])]),
-                "resources[0].name is a list",
+                "resources[0].name: is a list",
             ),
             (
                 list(vec![st(vec![("annotations", list(vec![]))])]),
-                "resources[0].annotations is a list",
+                "resources[0].annotations: is a list",
             ),
             (
                 list(vec![st(vec![("annotations", v(K::NullValue(0)))])]),
                 "Owned",
             ),
-            (Value { kind: None }, "resources is null"),
+            (Value { kind: None }, "resources: is null"),
         ];
         for (i, (resources, expected)) in cases.iter().enumerate() {
             let answer = agree(&eg_metadata(resources));
-            let shown = format!("{answer:?}");
+            let shown = match &answer {
+                Some(Ownership::Malformed(e)) => e.to_string(),
+                other => format!("{other:?}"),
+            };
             assert!(shown.contains(expected), "case {i}: {shown}");
         }
     }
@@ -201,7 +208,7 @@ mod tests {
         assert_eq!(owner_wire::ownership(&metadata), None);
         let (config, owner) = held(&[&metadata]);
         assert!(
-            matches!(owner.ownership(&config), Ownership::Malformed(e) if e.contains("a string"))
+            matches!(owner.ownership(&config), Ownership::Malformed(e) if e.to_string().contains("a string"))
         );
     }
 

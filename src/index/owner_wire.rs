@@ -14,7 +14,8 @@
 //! judge cheaply (deep nesting) returns `None`, and the caller takes the exact, decoding path.
 //! EG never writes such metadata, so the fallback costs nothing in practice.
 
-use super::owner::{Annotation, Annotations, Owner, Ownership};
+use super::error::InvalidField;
+use super::owner::{Annotation, Annotations, Owner, Ownership, resources_path, wrong_kind};
 use super::records::{FIXED64, LEN, Reader, Record, VARINT, all_records, entries};
 use crate::xds::names;
 
@@ -251,7 +252,7 @@ fn pick<'a, const N: usize>(
     Some(found)
 }
 
-type Read<T> = Option<Result<T, String>>;
+type Read<T> = Option<Result<T, InvalidField>>;
 
 /// `resources[0]` of the `envoy-gateway` struct, as the exact path reads it, validating
 /// everything else on the way: one walk of the bytes.
@@ -264,7 +265,7 @@ fn owner(eg: &[u8]) -> Read<Option<Owner>> {
         Some(Kind::List(list)) => list,
         other => {
             return value_ok(resources, 1)
-                .then(|| Err(format!("resources is {}, not a list", kind_name(&other))));
+                .then(|| Err(wrong_kind(resources_path(), "a list", kind_name(&other))));
         }
     };
     let mut first = None;
@@ -283,9 +284,10 @@ fn owner(eg: &[u8]) -> Read<Option<Owner>> {
         Some(Kind::Struct(entry)) => entry,
         other => {
             return value_ok(first, 3).then(|| {
-                Err(format!(
-                    "resources[0] is {}, not a struct",
-                    kind_name(&other)
+                Err(wrong_kind(
+                    resources_path().index(0),
+                    "a struct",
+                    kind_name(&other),
                 ))
             });
         }
@@ -324,16 +326,17 @@ fn text(bytes: &[u8]) -> Option<String> {
     std::str::from_utf8(bytes).ok().map(str::to_owned)
 }
 
-fn text_field<'a>(key: &str, value: Option<&'a [u8]>) -> Read<Option<&'a str>> {
+fn text_field<'a>(key: &'static str, value: Option<&'a [u8]>) -> Read<Option<&'a str>> {
     let Some(value) = value else {
         return Some(Ok(None));
     };
     Some(match checked_kind(value, 5)? {
         None | Some(Kind::Null) => Ok(None),
         Some(Kind::Text(text)) => Ok(Some(text)),
-        other => Err(format!(
-            "resources[0].{key} is {}, not a string",
-            kind_name(&other)
+        other => Err(wrong_kind(
+            resources_path().index(0).field(key),
+            "a string",
+            kind_name(&other),
         )),
     })
 }
@@ -347,9 +350,10 @@ fn annotations(value: Option<&[u8]>) -> Read<Annotations> {
         None | Some(Kind::Null) => return Some(Ok(Annotations::default())),
         other => {
             return value_ok(value, 5).then(|| {
-                Err(format!(
-                    "resources[0].annotations is {}, not a struct",
-                    kind_name(&other)
+                Err(wrong_kind(
+                    resources_path().index(0).field("annotations"),
+                    "a struct",
+                    kind_name(&other),
                 ))
             });
         }

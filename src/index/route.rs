@@ -12,6 +12,7 @@ use std::ops::Range;
 use bytes::Bytes;
 use prost::Message;
 
+use super::error::{FieldPath, InvalidField, Problem};
 use super::owner_metadata::OwnerMetadata;
 use super::scan::Scratch;
 use crate::xds::{RouteActionView, RouteConfigurationView, RouteView, VirtualHostView};
@@ -21,7 +22,7 @@ pub struct RouteConfigEntry {
     /// Name, as referenced by RDS.
     pub name: String,
     /// Its virtual hosts, or why it could not be read.
-    pub virtual_hosts: Result<Vec<VirtualHostEntry>, String>,
+    pub virtual_hosts: Result<Vec<VirtualHostEntry>, InvalidField>,
     /// The bytes its [`Text`]s and [`OwnerMetadata`] lie in: the route configuration itself,
     /// or copies of what was kept when it was decoded.
     source: Bytes,
@@ -179,7 +180,7 @@ impl RouteConfigEntry {
             }
             Err(e) => Self {
                 name: super::fallback_name(bytes),
-                virtual_hosts: Err(e.to_string()),
+                virtual_hosts: Err(InvalidField::new(FieldPath::root(), Problem::Decode(e))),
                 source: Bytes::new(),
             },
         }

@@ -30,7 +30,7 @@ use std::fmt;
 
 use super::cluster::{GroupNames, HostNames};
 use super::upstream::BackendRef;
-use crate::index::{EndpointGroup, Endpoints, Ownership};
+use crate::index::{EndpointGroup, Endpoints, InvalidField, Ownership};
 
 /// The route annotation (as EG forwards it) listing every backendRef and its priority.
 pub const PRIORITY_ANNOTATION: &str = "backend-ref-priority";
@@ -60,8 +60,8 @@ pub enum Unnamed {
     #[error("endpoint group has no envoy-gateway metadata")]
     NoOwner,
     /// The endpoint group's EG metadata cannot be read.
-    #[error("endpoint group metadata: {0}")]
-    OwnerMalformed(String),
+    #[error("{0}")]
+    OwnerMalformed(InvalidField),
     /// Endpoints by EDS, and nothing in the request names their backend.
     #[error(
         "endpoints arrive by EDS, so no backend name is written (the request carries no \

@@ -6,7 +6,9 @@ use std::fmt;
 
 use super::backend_name::{self, Unnamed};
 use super::upstream::BackendRef;
-use crate::index::{ClusterEntry, EndpointGroup, Endpoints, Ownership, UpstreamFilters};
+use crate::index::{
+    ClusterEntry, EndpointGroup, Endpoints, InvalidField, Ownership, UpstreamFilters,
+};
 
 /// What happens to one AI backend cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,9 +66,9 @@ pub struct GroupNames {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterSkip {
     /// The cluster cannot be decoded.
-    Unreadable(String),
+    Unreadable(InvalidField),
     /// Its `HttpProtocolOptions` cannot be decoded.
-    MalformedOptions(String),
+    MalformedOptions(InvalidField),
     /// It has upstream filters but no upstream codec; Envoy needs the codec last.
     NoCodec(Vec<String>),
     /// It is the processor cluster itself.
@@ -93,7 +95,7 @@ impl fmt::Display for ClusterSkip {
 
 /// Decides one targeted cluster from what it contains.
 pub fn decide_cluster(
-    entry: &Result<ClusterEntry, String>,
+    entry: &Result<ClusterEntry, InvalidField>,
     backend_ref: &BackendRef,
     filter_name: &str,
     processor_cluster: &str,

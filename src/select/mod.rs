@@ -18,8 +18,8 @@ use memchr::memmem::Finder;
 
 use crate::config::SelectionConfig;
 use crate::index::{
-    Annotation, ChainKind, Index, Owner, OwnerMetadata, Ownership, RouteConfigEntry, RouteEntry,
-    Unusable, VirtualHostEntry,
+    Annotation, ChainKind, Index, InvalidField, Owner, OwnerMetadata, Ownership, RouteConfigEntry,
+    RouteEntry, Unusable, VirtualHostEntry,
 };
 use crate::xds::names;
 pub use order::{Anchor, Conflict, Placement, Policy, Rule};
@@ -131,7 +131,7 @@ pub enum NotSelected {
     /// No `envoy-gateway` metadata on the route.
     NoOwner,
     /// The route's metadata is malformed.
-    MalformedOwner(String),
+    MalformedOwner(InvalidField),
     /// The HTTPRoute lacks the annotation. When the route's metadata does not contain the
     /// annotation's key at all, it is not read further, so this is also the answer for such
     /// metadata that is malformed or names no owner: the route is left as is either way.
@@ -141,7 +141,7 @@ pub enum NotSelected {
     /// Gateway scoping is configured and the virtual host names no Gateway.
     GatewayUnknown,
     /// The Gateway's metadata is malformed.
-    GatewayMalformed(String),
+    GatewayMalformed(InvalidField),
     /// The Gateway's namespace is not allowed.
     NamespaceNotAllowed(String),
     /// The Gateway lacks the opt-in annotation; the value it has instead, if any.
@@ -168,13 +168,13 @@ impl fmt::Display for NotSelected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NotSelected::NoOwner => f.write_str("route has no envoy-gateway metadata"),
-            NotSelected::MalformedOwner(e) => write!(f, "route metadata: {e}"),
+            NotSelected::MalformedOwner(e) => write!(f, "route {e}"),
             NotSelected::NotAnnotated => f.write_str("HTTPRoute is not annotated"),
             NotSelected::AnnotationOff(v) => write!(f, "HTTPRoute annotation is {v}"),
             NotSelected::GatewayUnknown => {
                 f.write_str("virtual host has no Gateway metadata, and Gateway scoping is on")
             }
-            NotSelected::GatewayMalformed(e) => write!(f, "virtual host metadata: {e}"),
+            NotSelected::GatewayMalformed(e) => write!(f, "virtual host {e}"),
             NotSelected::NamespaceNotAllowed(ns) => {
                 write!(
                     f,

@@ -112,7 +112,7 @@ fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
                 out.push((
                     SkipReason::MalformedListener,
                     format!("listener {:?}", listener.name),
-                    e.clone(),
+                    e.to_string(),
                 ));
                 continue;
             }
@@ -128,7 +128,7 @@ fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
     for (rc, change) in configs {
         let place = format!("route config {:?}", rc.name);
         if let Err(e) = &rc.virtual_hosts {
-            out.push((SkipReason::MalformedRouteConfig, place, e.clone()));
+            out.push((SkipReason::MalformedRouteConfig, place, e.to_string()));
         } else if let Change::Failed(e) = change {
             out.push((SkipReason::UnpatchableRouteConfig, place, e.clone()));
         }

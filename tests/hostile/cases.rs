@@ -89,7 +89,10 @@ pub fn cases() -> Vec<Case> {
                 0,
                 1,
                 0,
-                &["malformed HCM typed_config", "invalid wire type"],
+                &[
+                    "malformed HCM: filter_chains[0].filters[0].typed_config.value: does not decode",
+                    "invalid wire type",
+                ],
             ),
         },
         Case {
@@ -202,10 +205,7 @@ pub fn cases() -> Vec<Case> {
                 0,
                 0,
                 0,
-                &[
-                    "route metadata: metadata does not decode",
-                    "recursion limit reached",
-                ],
+                &["route metadata: does not decode", "recursion limit reached"],
             ),
         },
         Case {
@@ -352,7 +352,9 @@ pub fn cases() -> Vec<Case> {
                 0,
                 0,
                 0,
-                &["route metadata: resources is a struct, not a list"],
+                &[
+                    "route metadata.filter_metadata[\"envoy-gateway\"].resources: is a struct, not a list",
+                ],
             ),
         },
         Case {
