@@ -18,7 +18,7 @@ use prost::encoding::WireType;
 use xds_hook::contract::PostTranslateModifyRequest;
 use xds_hook::mutate::Artifacts;
 use xds_hook::select::{ChainDecision, Insertion, Placement, Rule};
-use xds_hook::xds::{HcmView, hcm};
+use xds_hook::xds::HcmView;
 use xds_hook::{Config, wire};
 
 /// listeners[0] → filter_chains[0] → filters[0] → typed_config → value.
@@ -42,7 +42,7 @@ fn artifacts() -> &'static Artifacts {
 fn kept_records(message: &[u8]) -> Vec<&[u8]> {
     wire::fields(message)
         .map_while(Result::ok)
-        .filter(|f| f.number != hcm::SCHEME_HEADER_TRANSFORMATION)
+        .filter(|f| f.number != HcmView::SCHEME_HEADER_TRANSFORMATION)
         .map(|f| f.record)
         .collect()
 }
@@ -50,7 +50,7 @@ fn kept_records(message: &[u8]) -> Vec<&[u8]> {
 fn filter_records(message: &[u8]) -> Vec<&[u8]> {
     wire::fields(message)
         .map_while(Result::ok)
-        .filter(|f| f.number == hcm::HTTP_FILTERS && f.wire_type == WireType::LengthDelimited)
+        .filter(|f| f.number == HcmView::HTTP_FILTERS && f.wire_type == WireType::LengthDelimited)
         .map(|f| f.record)
         .collect()
 }
@@ -77,7 +77,7 @@ fn check_mutator(data: &[u8]) {
     );
     let mut expected = kept_records(data);
     let mut inserted = Vec::new();
-    wire::put_len(&mut inserted, hcm::HTTP_FILTERS, filter);
+    wire::put_len(&mut inserted, HcmView::HTTP_FILTERS, filter);
     let filters_before = filter_records(data);
     let at = insertion.placement.index.min(filters_before.len());
     // Before the planned filter's record or, past the last filter, at the end.

@@ -16,30 +16,10 @@ use super::error::{FieldPath, InvalidField, Problem};
 use super::listener::ListenerEntry;
 use super::listener::{ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, Unusable};
 use super::records::{Once, Reader, VARINT};
-use crate::xds::{self, names};
-
-/// Field numbers of the messages read here.
-mod field {
-    pub(super) const LISTENER_NAME: u32 = 1;
-    pub(super) const LISTENER_FILTER_CHAINS: u32 = 3;
-    pub(super) const LISTENER_DEFAULT_FILTER_CHAIN: u32 = 25;
-    pub(super) const CHAIN_FILTERS: u32 = 3;
-    pub(super) const CHAIN_NAME: u32 = 7;
-    pub(super) const FILTER_NAME: u32 = 1;
-    pub(super) const FILTER_TYPED_CONFIG: u32 = 4;
-    pub(super) const FILTER_CONFIG_DISCOVERY: u32 = 5;
-    pub(super) const ANY_TYPE_URL: u32 = 1;
-    pub(super) const ANY_VALUE: u32 = 2;
-    pub(super) const HCM_RDS: u32 = 3;
-    pub(super) const HCM_ROUTE_CONFIG: u32 = 4;
-    pub(super) const HCM_HTTP_FILTERS: u32 = 5;
-    pub(super) const HCM_SCOPED_ROUTES: u32 = 31;
-    pub(super) const HCM_SCHEME_HEADER_TRANSFORMATION: u32 = 48;
-    pub(super) const RDS_ROUTE_CONFIG_NAME: u32 = 2;
-    pub(super) const HTTP_FILTER_NAME: u32 = 1;
-    pub(super) const HTTP_FILTER_TYPED_CONFIG: u32 = 4;
-    pub(super) const SCHEME_MATCH_UPSTREAM: u32 = 2;
-}
+use crate::xds::{
+    self, AnyView, FilterChainView, HcmView, HttpFilterView, ListenerView, NetworkFilterView,
+    RdsView, SchemeHeaderTransformationView, names,
+};
 
 /// Indexes one encoded listener, or `None` to ask for the exact path.
 pub(super) fn read(bytes: &[u8]) -> Option<ListenerEntry> {
@@ -49,12 +29,12 @@ pub(super) fn read(bytes: &[u8]) -> Option<ListenerEntry> {
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::LISTENER_NAME => name = record.text()?,
-            field::LISTENER_FILTER_CHAINS => {
+            ListenerView::NAME => name = record.text()?,
+            ListenerView::FILTER_CHAINS => {
                 let locator = ChainLocator::FilterChain(chains.len());
                 chains.push(chain(locator, record.len()?)?);
             }
-            field::LISTENER_DEFAULT_FILTER_CHAIN => default_chain.set(record)?,
+            ListenerView::DEFAULT_FILTER_CHAIN => default_chain.set(record)?,
             _ => {}
         }
     }
@@ -90,8 +70,8 @@ fn chain(locator: ChainLocator, bytes: &[u8]) -> Option<ChainEntry> {
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::CHAIN_FILTERS => filters.push(filter(record.len()?)?),
-            field::CHAIN_NAME => name = record.text()?,
+            FilterChainView::FILTERS => filters.push(filter(record.len()?)?),
+            FilterChainView::NAME => name = record.text()?,
             _ => {}
         }
     }
@@ -113,10 +93,10 @@ fn filter(bytes: &[u8]) -> Option<Filter<'_>> {
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::FILTER_NAME => name = record.text()?,
-            field::FILTER_TYPED_CONFIG => typed_config.set(record)?,
+            NetworkFilterView::NAME => name = record.text()?,
+            NetworkFilterView::TYPED_CONFIG => typed_config.set(record)?,
             // Its contents are validated by prost, not here.
-            field::FILTER_CONFIG_DISCOVERY => return None,
+            NetworkFilterView::CONFIG_DISCOVERY => return None,
             _ => {}
         }
     }
@@ -133,8 +113,8 @@ fn any_fields(bytes: &[u8]) -> Option<(&str, &[u8])> {
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::ANY_TYPE_URL => type_url = record.text()?,
-            field::ANY_VALUE => value = record.len()?,
+            AnyView::TYPE_URL => type_url = record.text()?,
+            AnyView::VALUE => value = record.len()?,
             _ => {}
         }
     }
@@ -162,15 +142,15 @@ fn read_hcm(at: FieldPath, filter_index: usize, filter: &Filter<'_>) -> Option<C
     let mut reader = Reader::new(value);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::HCM_RDS => rds.set(record)?,
-            field::HCM_HTTP_FILTERS => http_filters.push(http_filter(record.len()?)?),
-            field::HCM_SCHEME_HEADER_TRANSFORMATION => scheme.set(record)?,
-            field::HCM_ROUTE_CONFIG | field::HCM_SCOPED_ROUTES => return None,
+            HcmView::RDS => rds.set(record)?,
+            HcmView::HTTP_FILTERS => http_filters.push(http_filter(record.len()?)?),
+            HcmView::SCHEME_HEADER_TRANSFORMATION => scheme.set(record)?,
+            HcmView::ROUTE_CONFIG | HcmView::SCOPED_ROUTES => return None,
             _ => {}
         }
     }
     let route_config = match rds.0 {
-        Some(rds) => last_text(rds, field::RDS_ROUTE_CONFIG_NAME)?,
+        Some(rds) => last_text(rds, RdsView::ROUTE_CONFIG_NAME)?,
         None => return Some(ChainKind::Unusable(Unusable::NoRouteSpecifier)),
     };
     let match_upstream = match scheme.0 {
@@ -191,13 +171,13 @@ fn http_filter(bytes: &[u8]) -> Option<HttpFilterEntry> {
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::HTTP_FILTER_NAME => name = record.text()?,
-            field::HTTP_FILTER_TYPED_CONFIG => typed_config.set(record)?,
+            HttpFilterView::NAME => name = record.text()?,
+            HttpFilterView::TYPED_CONFIG => typed_config.set(record)?,
             _ => {}
         }
     }
     let config_type = match typed_config.0 {
-        Some(any) => Some(xds::type_name(last_text(any, field::ANY_TYPE_URL)?).to_owned()),
+        Some(any) => Some(xds::type_name(last_text(any, AnyView::TYPE_URL)?).to_owned()),
         None => None,
     };
     Some(HttpFilterEntry {
@@ -224,7 +204,7 @@ fn match_upstream(bytes: &[u8]) -> Option<bool> {
     let mut value = false;
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
-        if record.number == field::SCHEME_MATCH_UPSTREAM {
+        if record.number == SchemeHeaderTransformationView::MATCH_UPSTREAM {
             if record.wire_type != VARINT {
                 return None;
             }
@@ -275,35 +255,35 @@ mod tests {
     fn what_protobuf_would_merge_or_validate_takes_the_exact_path() {
         use crate::wire::put_len;
         let mut hcm = Vec::new();
-        put_len(&mut hcm, field::HCM_RDS, b"\x12\x02rc");
+        put_len(&mut hcm, HcmView::RDS, b"\x12\x02rc");
         let mut any = Vec::new();
-        put_len(&mut any, field::ANY_TYPE_URL, names::HCM_TYPE.as_bytes());
-        put_len(&mut any, field::ANY_VALUE, &hcm);
+        put_len(&mut any, AnyView::TYPE_URL, names::HCM_TYPE.as_bytes());
+        put_len(&mut any, AnyView::VALUE, &hcm);
         let listener = |filter: &[u8]| {
             let mut chain = Vec::new();
-            put_len(&mut chain, field::CHAIN_FILTERS, filter);
+            put_len(&mut chain, FilterChainView::FILTERS, filter);
             let mut listener = Vec::new();
-            put_len(&mut listener, field::LISTENER_FILTER_CHAINS, &chain);
+            put_len(&mut listener, ListenerView::FILTER_CHAINS, &chain);
             Bytes::from(listener)
         };
         let mut plain = Vec::new();
-        put_len(&mut plain, field::FILTER_TYPED_CONFIG, &any);
+        put_len(&mut plain, NetworkFilterView::TYPED_CONFIG, &any);
         let plain = listener(&plain);
         assert_eq!(fast(&plain).as_deref(), Some(exact(&plain).as_str()));
         assert!(exact(&plain).contains(r#"route_config: "rc""#));
 
         let mut split = Vec::new();
-        put_len(&mut split, field::FILTER_TYPED_CONFIG, &any);
-        put_len(&mut split, field::FILTER_TYPED_CONFIG, &any);
+        put_len(&mut split, NetworkFilterView::TYPED_CONFIG, &any);
+        put_len(&mut split, NetworkFilterView::TYPED_CONFIG, &any);
         assert_eq!(fast(&listener(&split)), None);
 
         let mut discovered = Vec::new();
         put_len(
             &mut discovered,
-            field::FILTER_NAME,
+            NetworkFilterView::NAME,
             names::HCM_FILTER.as_bytes(),
         );
-        put_len(&mut discovered, field::FILTER_CONFIG_DISCOVERY, b"");
+        put_len(&mut discovered, NetworkFilterView::CONFIG_DISCOVERY, b"");
         let discovered = listener(&discovered);
         assert_eq!(fast(&discovered), None);
         assert!(exact(&discovered).contains("ConfigDiscovery"));

@@ -17,7 +17,23 @@
 use super::error::InvalidField;
 use super::owner::{Annotation, Annotations, Owner, Ownership, resources_path, wrong_kind};
 use super::records::{FIXED64, LEN, Reader, Record, VARINT, all_records, entries};
-use crate::xds::names;
+use crate::xds::wkt::{
+    BOOL_VALUE, LIST_VALUE, LIST_VALUES, NULL_VALUE, NUMBER_VALUE, STRING_VALUE, STRUCT_FIELDS,
+    STRUCT_VALUE,
+};
+use crate::xds::{map_entry, names};
+
+/// The first byte of a length-delimited record of field `number` (below 16).
+const fn len_tag(number: u32) -> u8 {
+    // A field number below 16 and wire type 2 fit one byte.
+    ((number << 3) | 2) as u8
+}
+
+const KEY_TAG: u8 = len_tag(map_entry::KEY);
+const VALUE_TAG: u8 = len_tag(map_entry::VALUE);
+const STRING_TAG: u8 = len_tag(STRING_VALUE);
+const STRUCT_TAG: u8 = len_tag(STRUCT_VALUE);
+const LIST_TAG: u8 = len_tag(LIST_VALUE);
 
 /// Nesting (structs, values, lists) judged here; deeper metadata takes the exact path, well
 /// before prost's own recursion limit.
@@ -104,8 +120,8 @@ fn exact_payload(after_key: &[u8]) -> Option<&[u8]> {
 #[inline]
 fn map_entry(entry: &[u8]) -> Option<(&[u8], &[u8])> {
     // The usual shape first, straight-line: key record (one-byte length), value record, end.
-    if let [0x0a, key_len, rest @ ..] = entry
-        && let Some((key, [0x12, value @ ..])) = rest.split_at_checked(usize::from(*key_len))
+    if let [KEY_TAG, key_len, rest @ ..] = entry
+        && let Some((key, [VALUE_TAG, value @ ..])) = rest.split_at_checked(usize::from(*key_len))
         && *key_len < 0x80
         && let Some(value) = exact_payload(value)
     {
@@ -115,8 +131,8 @@ fn map_entry(entry: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut reader = Reader::new(entry);
     while let Some(field) = reader.next()? {
         let slot = match field.number {
-            1 => &mut key,
-            2 => &mut value,
+            map_entry::KEY => &mut key,
+            map_entry::VALUE => &mut value,
             _ => continue,
         };
         if slot.is_some() || !is_len(&field) {
@@ -132,7 +148,7 @@ fn map_entry(entry: &[u8]) -> Option<(&[u8], &[u8])> {
 fn struct_ok(bytes: &[u8], depth: usize) -> bool {
     depth < MAX_DEPTH
         && all_records(bytes, |f| {
-            f.number != 1
+            f.number != STRUCT_FIELDS
                 || (is_len(&f)
                     && map_entry(f.payload).is_some_and(|(_, value)| value_ok(value, depth + 1)))
         })
@@ -142,11 +158,11 @@ fn struct_ok(bytes: &[u8], depth: usize) -> bool {
 fn value_ok(bytes: &[u8], depth: usize) -> bool {
     depth < MAX_DEPTH
         && all_records(bytes, |f| match f.number {
-            1 | 4 => f.wire_type == VARINT,
-            2 => f.wire_type == FIXED64,
-            3 => is_len(&f) && std::str::from_utf8(f.payload).is_ok(),
-            5 => is_len(&f) && struct_ok(f.payload, depth + 1),
-            6 => is_len(&f) && list_ok(f.payload, depth + 1),
+            NULL_VALUE | BOOL_VALUE => f.wire_type == VARINT,
+            NUMBER_VALUE => f.wire_type == FIXED64,
+            STRING_VALUE => is_len(&f) && std::str::from_utf8(f.payload).is_ok(),
+            STRUCT_VALUE => is_len(&f) && struct_ok(f.payload, depth + 1),
+            LIST_VALUE => is_len(&f) && list_ok(f.payload, depth + 1),
             _ => true,
         })
 }
@@ -155,7 +171,7 @@ fn value_ok(bytes: &[u8], depth: usize) -> bool {
 fn list_ok(bytes: &[u8], depth: usize) -> bool {
     depth < MAX_DEPTH
         && all_records(bytes, |f| {
-            f.number != 1 || (is_len(&f) && value_ok(f.payload, depth + 1))
+            f.number != LIST_VALUES || (is_len(&f) && value_ok(f.payload, depth + 1))
         })
 }
 
@@ -174,12 +190,12 @@ enum Kind<'a> {
 /// several kinds, which protobuf would merge or override.
 fn shallow_kind(value: &[u8]) -> Option<Option<Kind<'_>>> {
     // The usual shape first: one string, struct or list record and nothing else.
-    if let [tag @ (0x1a | 0x2a | 0x32), rest @ ..] = value
+    if let [tag @ (STRING_TAG | STRUCT_TAG | LIST_TAG), rest @ ..] = value
         && let Some(payload) = exact_payload(rest)
     {
-        return Some(Some(match tag {
-            0x1a => Kind::Text(std::str::from_utf8(payload).ok()?),
-            0x2a => Kind::Struct(payload),
+        return Some(Some(match *tag {
+            STRING_TAG => Kind::Text(std::str::from_utf8(payload).ok()?),
+            STRUCT_TAG => Kind::Struct(payload),
             _ => Kind::List(payload),
         }));
     }
@@ -187,13 +203,13 @@ fn shallow_kind(value: &[u8]) -> Option<Option<Kind<'_>>> {
     let mut reader = Reader::new(value);
     while let Some(f) = reader.next()? {
         let kind = match (f.number, f.wire_type) {
-            (1, VARINT) => Kind::Null,
-            (2, FIXED64) => Kind::Number,
-            (3, LEN) => Kind::Text(std::str::from_utf8(f.payload).ok()?),
-            (4, VARINT) => Kind::Bool,
-            (5, LEN) => Kind::Struct(f.payload),
-            (6, LEN) => Kind::List(f.payload),
-            (1..=6, _) => return None,
+            (NULL_VALUE, VARINT) => Kind::Null,
+            (NUMBER_VALUE, FIXED64) => Kind::Number,
+            (STRING_VALUE, LEN) => Kind::Text(std::str::from_utf8(f.payload).ok()?),
+            (BOOL_VALUE, VARINT) => Kind::Bool,
+            (STRUCT_VALUE, LEN) => Kind::Struct(f.payload),
+            (LIST_VALUE, LEN) => Kind::List(f.payload),
+            (NULL_VALUE..=LIST_VALUE, _) => return None,
             _ => continue,
         };
         if found.replace(kind).is_some() {

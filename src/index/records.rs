@@ -149,7 +149,10 @@ pub(super) fn entries(message: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
                     return Some(None);
                 }
                 Some(None) => return None,
-                Some(Some(r)) if r.number == 1 => return Some(r.len()),
+                // Struct.fields and ListValue.values are both field 1.
+                Some(Some(r)) if r.number == crate::xds::wkt::STRUCT_FIELDS => {
+                    return Some(r.len());
+                }
                 Some(Some(_)) => {}
             }
         }

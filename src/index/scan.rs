@@ -19,23 +19,10 @@ use bytes::Bytes;
 use super::owner_metadata::OwnerMetadata;
 use super::records::{Once, Reader};
 use super::route::{RouteConfigEntry, RouteEntry, Targets, Text, VirtualHostEntry};
-
-/// Field numbers of the messages read here (`envoy.config.route.v3`).
-mod field {
-    pub(super) const CONFIG_NAME: u32 = 1;
-    pub(super) const CONFIG_VIRTUAL_HOSTS: u32 = 2;
-    pub(super) const VHOST_NAME: u32 = 1;
-    pub(super) const VHOST_ROUTES: u32 = 3;
-    pub(super) const VHOST_METADATA: u32 = 24;
-    pub(super) const ROUTE_NAME: u32 = 14;
-    pub(super) const ROUTE_ACTION: u32 = 2;
-    pub(super) const ROUTE_METADATA: u32 = 4;
-    pub(super) const ACTION_CLUSTER: u32 = 1;
-    pub(super) const ACTION_CLUSTER_HEADER: u32 = 2;
-    pub(super) const ACTION_WEIGHTED_CLUSTERS: u32 = 3;
-    pub(super) const WEIGHTED_CLUSTERS: u32 = 1;
-    pub(super) const CLUSTER_WEIGHT_NAME: u32 = 1;
-}
+use crate::xds::{
+    ClusterWeightView, RouteActionView, RouteConfigurationView, RouteView, VirtualHostView,
+    WeightedClustersView,
+};
 
 /// Lists reused from one route configuration to the next, so that each virtual host's routes
 /// and each configuration's virtual hosts are allocated once, at their exact size, instead of
@@ -62,8 +49,8 @@ pub(super) fn read(bytes: &Bytes, scratch: &mut Scratch) -> Option<RouteConfigEn
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::CONFIG_NAME => name = record.text()?,
-            field::CONFIG_VIRTUAL_HOSTS => {
+            RouteConfigurationView::NAME => name = record.text()?,
+            RouteConfigurationView::VIRTUAL_HOSTS => {
                 let whole = Text::within(bytes, record.whole)?;
                 let vhost = virtual_host(bytes, record.len()?, whole, &mut scratch.routes)?;
                 scratch.virtual_hosts.push(vhost);
@@ -91,12 +78,12 @@ fn virtual_host(
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::VHOST_NAME => name = record.text()?,
-            field::VHOST_ROUTES => {
+            VirtualHostView::NAME => name = record.text()?,
+            VirtualHostView::ROUTES => {
                 let whole = Text::within(config, record.whole)?;
                 routes.push(route(config, record.len()?, whole)?);
             }
-            field::VHOST_METADATA => metadata.set(record)?,
+            VirtualHostView::METADATA => metadata.set(record)?,
             _ => {}
         }
     }
@@ -116,9 +103,9 @@ fn route(config: &Bytes, bytes: &[u8], whole: Text) -> Option<RouteEntry> {
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::ROUTE_NAME => name = record.text()?,
-            field::ROUTE_ACTION => action.set(record)?,
-            field::ROUTE_METADATA => metadata.set(record)?,
+            RouteView::NAME => name = record.text()?,
+            RouteView::ROUTE => action.set(record)?,
+            RouteView::METADATA => metadata.set(record)?,
             _ => {}
         }
     }
@@ -140,9 +127,9 @@ fn targets(config: &[u8], bytes: &[u8]) -> Option<Targets> {
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
         match record.number {
-            field::ACTION_CLUSTER => cluster = Some(record.text()?),
-            field::ACTION_CLUSTER_HEADER => header = Some(record.text()?),
-            field::ACTION_WEIGHTED_CLUSTERS => weighted.set(record)?,
+            RouteActionView::CLUSTER => cluster = Some(record.text()?),
+            RouteActionView::CLUSTER_HEADER => header = Some(record.text()?),
+            RouteActionView::WEIGHTED_CLUSTERS => weighted.set(record)?,
             _ => {}
         }
     }
@@ -164,7 +151,7 @@ fn weighted_names(config: &[u8], bytes: &[u8]) -> Option<Vec<Text>> {
     let mut names = Vec::new();
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
-        if record.number == field::WEIGHTED_CLUSTERS {
+        if record.number == WeightedClustersView::CLUSTERS {
             let name = cluster_weight_name(record.len()?)?;
             names.push(Text::within(config, name.as_bytes())?);
         }
@@ -176,7 +163,7 @@ fn cluster_weight_name(bytes: &[u8]) -> Option<&str> {
     let mut name = "";
     let mut reader = Reader::new(bytes);
     while let Some(record) = reader.next()? {
-        if record.number == field::CLUSTER_WEIGHT_NAME {
+        if record.number == ClusterWeightView::NAME {
             name = record.text()?;
         }
     }

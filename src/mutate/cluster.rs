@@ -17,8 +17,8 @@ use super::{BACKEND_NAME_KEY, ROUTE_METADATA_NAMESPACE, UPSTREAM_HOST_KEY, Upstr
 use crate::select::cluster::{FilterEdit, GroupNames, HostNames, UpstreamPatch};
 use crate::wire::{self, WireError};
 use crate::xds::{
-    cluster as xds_cluster, filter, http_protocol_options, lb_endpoint, load_assignment,
-    locality_lb_endpoints, metadata, names,
+    AnyView, ClusterLoadAssignmentView, ClusterView, HttpProtocolOptionsView, LbEndpointView,
+    LocalityLbEndpointsView, map_entry, names,
 };
 
 /// What happened to the processor cluster.
@@ -59,7 +59,7 @@ pub fn ensure_processor(
 
 /// The raw name of an encoded cluster (its first field-1 record).
 pub fn cluster_name(cluster: &[u8]) -> Option<&[u8]> {
-    wire::first_len(cluster, 1)
+    wire::first_len(cluster, ClusterView::NAME)
 }
 
 /// Adds the upstream processor filters to an AI backend cluster and tells each of its hosts
@@ -75,7 +75,7 @@ pub fn patch_upstream(
             let mut out = cluster.to_vec();
             wire::put_len(
                 &mut out,
-                xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS,
+                ClusterView::TYPED_EXTENSION_PROTOCOL_OPTIONS,
                 &upstream.options_entry,
             );
             Some(out)
@@ -103,7 +103,7 @@ fn name_cluster(cluster: &[u8], backend_name: &str) -> Result<Option<Vec<u8>>, W
         namespace: ROUTE_METADATA_NAMESPACE,
         values: &[(BACKEND_NAME_KEY, backend_name)],
     };
-    super::metadata::set_in(cluster, xds_cluster::METADATA, entries)
+    super::metadata::set_in(cluster, ClusterView::METADATA, entries)
 }
 
 /// Rewrites the value of the (last) `HttpProtocolOptions` entry of the extension options map.
@@ -114,30 +114,30 @@ fn edit_protocol_options(
     let key = names::HTTP_PROTOCOL_OPTIONS_KEY.as_bytes();
     let mut last = None;
     for (i, entry) in
-        wire::len_payloads(cluster, xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS).enumerate()
+        wire::len_payloads(cluster, ClusterView::TYPED_EXTENSION_PROTOCOL_OPTIONS).enumerate()
     {
-        if wire::single_len(entry?, metadata::MAP_KEY)? == Some(key) {
+        if wire::single_len(entry?, map_entry::KEY)? == Some(key) {
             last = Some(i);
         }
     }
     let last = last.ok_or(WireError::Missing {
-        number: xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS,
+        number: ClusterView::TYPED_EXTENSION_PROTOCOL_OPTIONS,
     })?;
     let mut edit = Some(edit);
     let rebuilt = wire::rewrite_len_fields(cluster, |number, i, entry| {
-        if number != xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS || i != last {
+        if number != ClusterView::TYPED_EXTENSION_PROTOCOL_OPTIONS || i != last {
             return Ok(None);
         }
         let Some(edit) = edit.take() else {
             return Ok(None);
         };
-        wire::rewrite_single(entry, metadata::MAP_VALUE, |any| {
-            wire::rewrite_single(any, filter::ANY_VALUE, edit)
+        wire::rewrite_single(entry, map_entry::VALUE, |any| {
+            wire::rewrite_single(any, AnyView::VALUE, edit)
         })
         .map(Some)
     })?;
     rebuilt.ok_or(WireError::Missing {
-        number: xds_cluster::TYPED_EXTENSION_PROTOCOL_OPTIONS,
+        number: ClusterView::TYPED_EXTENSION_PROTOCOL_OPTIONS,
     })
 }
 
@@ -152,7 +152,7 @@ fn insert_filters(
     let mut inserted = false;
     for field in wire::fields(options) {
         let field = field?;
-        if field.number == http_protocol_options::HTTP_FILTERS
+        if field.number == HttpProtocolOptionsView::HTTP_FILTERS
             && field.wire_type == WireType::LengthDelimited
         {
             if !inserted && before == Some(filters_seen) {
@@ -179,12 +179,12 @@ fn name_hosts(cluster: &[u8], groups: &[GroupNames]) -> Result<Option<Vec<u8>>, 
         return Ok(None);
     }
     wire::rewrite_len_fields(cluster, |number, _, assignment| {
-        if number != xds_cluster::LOAD_ASSIGNMENT {
+        if number != ClusterView::LOAD_ASSIGNMENT {
             return Ok(None);
         }
         wire::rewrite_len_fields(assignment, |number, g, group| {
             match (number, groups.get(g)) {
-                (load_assignment::ENDPOINTS, Some(names)) => name_group(group, names),
+                (ClusterLoadAssignmentView::ENDPOINTS, Some(names)) => name_group(group, names),
                 _ => Ok(None),
             }
         })
@@ -200,7 +200,7 @@ fn name_group(group: &[u8], names: &GroupNames) -> Result<Option<Vec<u8>>, WireE
         return Ok(named);
     };
     let base = named.as_deref().unwrap_or(group);
-    Ok(wire::set_varint(base, locality_lb_endpoints::PRIORITY, u64::from(priority))?.or(named))
+    Ok(wire::set_varint(base, LocalityLbEndpointsView::PRIORITY, u64::from(priority))?.or(named))
 }
 
 fn name_group_hosts(
@@ -209,7 +209,7 @@ fn name_group_hosts(
     upstream_hosts: &[Option<String>],
 ) -> Result<Option<Vec<u8>>, WireError> {
     wire::rewrite_len_fields(group, |number, h, host| {
-        if number != locality_lb_endpoints::LB_ENDPOINTS {
+        if number != LocalityLbEndpointsView::LB_ENDPOINTS {
             return Ok(None);
         }
         let upstream_host = upstream_hosts.get(h).and_then(Option::as_deref);
@@ -228,7 +228,7 @@ fn name_group_hosts(
             namespace: ROUTE_METADATA_NAMESPACE,
             values,
         };
-        super::metadata::set_in(host, lb_endpoint::METADATA, entries)
+        super::metadata::set_in(host, LbEndpointView::METADATA, entries)
     })
 }
 

@@ -8,7 +8,7 @@ use prost::encoding::WireType;
 
 use crate::select::Insertion;
 use crate::wire::{self, WireError};
-use crate::xds::hcm::{HTTP_FILTERS, MATCH_UPSTREAM, SCHEME_HEADER_TRANSFORMATION};
+use crate::xds::{HcmView, SchemeHeaderTransformationView};
 
 /// Returns the HCM with `http_filter` inserted at the planned position and, if planned,
 /// `scheme_header_transformation.match_upstream` set.
@@ -21,37 +21,55 @@ pub fn patch(hcm: &[u8], insertion: &Insertion, http_filter: &[u8]) -> Result<Ve
     let mut filters_seen = 0;
     let mut inserted = false;
     let mut scheme_pending = insertion.set_match_upstream;
-    let mut transformations_left = wire::len_payloads(hcm, SCHEME_HEADER_TRANSFORMATION).count();
+    let mut transformations_left =
+        wire::len_payloads(hcm, HcmView::SCHEME_HEADER_TRANSFORMATION).count();
     for field in wire::fields(hcm) {
         let field = field?;
         let length_delimited = field.wire_type == WireType::LengthDelimited;
-        let transformation = length_delimited && field.number == SCHEME_HEADER_TRANSFORMATION;
+        let transformation =
+            length_delimited && field.number == HcmView::SCHEME_HEADER_TRANSFORMATION;
         if transformation {
             transformations_left = transformations_left.saturating_sub(1);
         }
-        if length_delimited && field.number == HTTP_FILTERS {
+        if length_delimited && field.number == HcmView::HTTP_FILTERS {
             if !inserted && filters_seen == insertion.placement.index {
-                wire::put_len(&mut out, HTTP_FILTERS, http_filter);
+                wire::put_len(&mut out, HcmView::HTTP_FILTERS, http_filter);
                 inserted = true;
             }
             filters_seen += 1;
             out.extend_from_slice(field.record);
         } else if transformation && transformations_left == 0 && scheme_pending {
             let mut transformation = field.payload.to_vec();
-            wire::put_varint(&mut transformation, MATCH_UPSTREAM, 1);
-            wire::put_len(&mut out, SCHEME_HEADER_TRANSFORMATION, &transformation);
+            wire::put_varint(
+                &mut transformation,
+                SchemeHeaderTransformationView::MATCH_UPSTREAM,
+                1,
+            );
+            wire::put_len(
+                &mut out,
+                HcmView::SCHEME_HEADER_TRANSFORMATION,
+                &transformation,
+            );
             scheme_pending = false;
         } else {
             out.extend_from_slice(field.record);
         }
     }
     if !inserted {
-        wire::put_len(&mut out, HTTP_FILTERS, http_filter);
+        wire::put_len(&mut out, HcmView::HTTP_FILTERS, http_filter);
     }
     if scheme_pending {
         let mut transformation = Vec::with_capacity(2);
-        wire::put_varint(&mut transformation, MATCH_UPSTREAM, 1);
-        wire::put_len(&mut out, SCHEME_HEADER_TRANSFORMATION, &transformation);
+        wire::put_varint(
+            &mut transformation,
+            SchemeHeaderTransformationView::MATCH_UPSTREAM,
+            1,
+        );
+        wire::put_len(
+            &mut out,
+            HcmView::SCHEME_HEADER_TRANSFORMATION,
+            &transformation,
+        );
     }
     Ok(out)
 }

@@ -7,7 +7,7 @@
 use crate::index::ChainLocator;
 use crate::select::Insertion;
 use crate::wire::{self, Payload, Splice, WireError};
-use crate::xds::{filter, filter_chain, listener};
+use crate::xds::{AnyView, FilterChainView, ListenerView, NetworkFilterView};
 
 /// One chain to patch: where it is, which of its filters is the HCM, and how.
 #[derive(Debug, Clone)]
@@ -35,8 +35,8 @@ pub fn patch(listener_bytes: &[u8], patches: &[ChainPatch], http_filter: &[u8]) 
     let rebuilt =
         wire::splice_len_fields::<WireError>(listener_bytes, |number, occurrence, chain| {
             let locator = match number {
-                listener::FILTER_CHAINS => ChainLocator::FilterChain(occurrence),
-                listener::DEFAULT_FILTER_CHAIN if occurrence == 0 => ChainLocator::Default,
+                ListenerView::FILTER_CHAINS => ChainLocator::FilterChain(occurrence),
+                ListenerView::DEFAULT_FILTER_CHAIN if occurrence == 0 => ChainLocator::Default,
                 _ => return Ok(None),
             };
             let Some(patch) = patches.iter().find(|p| p.locator == locator) else {
@@ -73,22 +73,23 @@ fn patch_chain<'a>(
     let mut found = false;
     let rebuilt =
         wire::splice_len_fields::<WireError>(chain, |number, occurrence, network_filter| {
-            if number != filter_chain::FILTERS || occurrence != patch.hcm_filter {
+            if number != FilterChainView::FILTERS || occurrence != patch.hcm_filter {
                 return Ok(None);
             }
             found = true;
-            let filter = wire::splice_single(network_filter, filter::TYPED_CONFIG, |any| {
-                let any = wire::splice_single(any, filter::ANY_VALUE, |hcm| {
-                    super::hcm::patch(hcm, &patch.insertion, http_filter).map(Payload::from)
+            let filter =
+                wire::splice_single(network_filter, NetworkFilterView::TYPED_CONFIG, |any| {
+                    let any = wire::splice_single(any, AnyView::VALUE, |hcm| {
+                        super::hcm::patch(hcm, &patch.insertion, http_filter).map(Payload::from)
+                    })?;
+                    Ok::<_, WireError>(any.into())
                 })?;
-                Ok::<_, WireError>(any.into())
-            })?;
             Ok(Some(filter.into()))
         })?;
     match (found, rebuilt) {
         (true, Some(splice)) => Ok(splice),
         _ => Err(WireError::Missing {
-            number: filter_chain::FILTERS,
+            number: FilterChainView::FILTERS,
         }),
     }
 }

@@ -10,7 +10,7 @@ use prost::Message;
 use prost_types::{Struct, Value, value::Kind};
 
 use crate::wire::{self, Payload, Splice, WireError};
-use crate::xds::metadata::{FILTER_METADATA, MAP_KEY, MAP_VALUE};
+use crate::xds::{MetadataView, map_entry};
 
 /// String values to set under one `filter_metadata` namespace.
 #[derive(Debug, Clone, Copy)]
@@ -65,10 +65,10 @@ pub fn splice_in<'a>(
 /// Sets `entries` in one encoded `Metadata`; `None` when they are already set.
 fn set_in_metadata(md: &[u8], entries: Entries<'_>) -> Result<Option<Vec<u8>>, WireError> {
     let mut ours: Option<(usize, Struct)> = None;
-    for (i, entry) in wire::len_payloads(md, FILTER_METADATA).enumerate() {
+    for (i, entry) in wire::len_payloads(md, MetadataView::FILTER_METADATA).enumerate() {
         let entry = entry?;
-        if wire::single_len(entry, MAP_KEY)? == Some(entries.namespace.as_bytes()) {
-            let value = wire::single_len(entry, MAP_VALUE)?.unwrap_or_default();
+        if wire::single_len(entry, map_entry::KEY)? == Some(entries.namespace.as_bytes()) {
+            let value = wire::single_len(entry, map_entry::VALUE)?.unwrap_or_default();
             let decoded = Struct::decode(value).map_err(|e| WireError::Malformed {
                 offset: 0,
                 reason: format!("filter_metadata[{:?}]: {e}", entries.namespace),
@@ -90,7 +90,7 @@ fn set_in_metadata(md: &[u8], entries: Entries<'_>) -> Result<Option<Vec<u8>>, W
         Some((last, existing)) => {
             let updated = with_values(existing, entries);
             wire::rewrite_len_fields(md, |number, i, _| {
-                Ok((number == FILTER_METADATA && i == last)
+                Ok((number == MetadataView::FILTER_METADATA && i == last)
                     .then(|| entry(entries.namespace, &updated)))
             })
         }
@@ -121,11 +121,11 @@ fn with_values(mut existing: Struct, entries: Entries<'_>) -> Struct {
 /// A `filter_metadata` map entry: `namespace` → `value`.
 fn entry(namespace: &str, value: &Struct) -> Vec<u8> {
     let mut entry = Vec::new();
-    wire::put_len(&mut entry, MAP_KEY, namespace.as_bytes());
-    wire::put_len(&mut entry, MAP_VALUE, &value.encode_to_vec());
+    wire::put_len(&mut entry, map_entry::KEY, namespace.as_bytes());
+    wire::put_len(&mut entry, map_entry::VALUE, &value.encode_to_vec());
     entry
 }
 
 fn put_entry(md: &mut Vec<u8>, namespace: &str, value: &Struct) {
-    wire::put_len(md, FILTER_METADATA, &entry(namespace, value));
+    wire::put_len(md, MetadataView::FILTER_METADATA, &entry(namespace, value));
 }

@@ -127,7 +127,7 @@ impl UpstreamArtifacts {
             for filter in filters {
                 wire::put_len(
                     &mut out,
-                    crate::xds::http_protocol_options::HTTP_FILTERS,
+                    crate::xds::HttpProtocolOptionsView::HTTP_FILTERS,
                     &filter.encode_to_vec(),
                 );
             }
@@ -139,12 +139,12 @@ impl UpstreamArtifacts {
         let mut options_entry = Vec::new();
         wire::put_len(
             &mut options_entry,
-            crate::xds::metadata::MAP_KEY,
+            crate::xds::map_entry::KEY,
             HTTP_PROTOCOL_OPTIONS_KEY.as_bytes(),
         );
         wire::put_len(
             &mut options_entry,
-            crate::xds::metadata::MAP_VALUE,
+            crate::xds::map_entry::VALUE,
             &to_any(&options).encode_to_vec(),
         );
         Self {

@@ -15,8 +15,7 @@ use std::ops::Range;
 use crate::index::{RouteConfigEntry, Text, VirtualHostEntry};
 use crate::select::{RouteConfigDecision, RouteDecision};
 use crate::wire::{self, Payload, Splice, WireError};
-use crate::xds::metadata::{MAP_KEY, MAP_VALUE};
-use crate::xds::{route, route_configuration, virtual_host};
+use crate::xds::{RouteConfigurationView, RouteView, VirtualHostView, map_entry};
 
 use super::metadata::{self, Entries};
 use super::{Artifacts, ROUTE_METADATA_NAMESPACE, ROUTE_NAME_KEY};
@@ -89,7 +88,7 @@ fn splice_known_records<'a>(
 /// What a route configuration read in place cannot lack: a position for each of its virtual
 /// hosts and routes.
 const UNKNOWN_RECORD: WireError = WireError::Missing {
-    number: route_configuration::VIRTUAL_HOSTS,
+    number: RouteConfigurationView::VIRTUAL_HOSTS,
 };
 
 /// The range of a record the index read in place.
@@ -114,7 +113,7 @@ fn splice_walking<'a>(
     artifacts: &Artifacts,
 ) -> Result<Option<Splice<'a>>, WireError> {
     wire::splice_len_fields(route_config, |number, vhost_index, vhost| {
-        if number != route_configuration::VIRTUAL_HOSTS {
+        if number != RouteConfigurationView::VIRTUAL_HOSTS {
             return Ok(None);
         }
         match decision.virtual_hosts.get(vhost_index) {
@@ -136,7 +135,7 @@ fn patch_virtual_host<'a>(
     artifacts: &Artifacts,
 ) -> Result<Option<Splice<'a>>, WireError> {
     wire::splice_len_fields(vhost, |number, route_index, route_bytes| {
-        if number != virtual_host::ROUTES {
+        if number != VirtualHostView::ROUTES {
             return Ok(None);
         }
         match routes.get(route_index) {
@@ -160,20 +159,21 @@ fn splice_route<'a>(
         namespace: ROUTE_METADATA_NAMESPACE,
         values: &[(ROUTE_NAME_KEY, route_name)],
     };
-    let mut splice = metadata::splice_in(route_bytes, route::METADATA, route_name_entry)?;
+    let mut splice = metadata::splice_in(route_bytes, RouteView::METADATA, route_name_entry)?;
     if !has_filter_config {
         let mut entry =
             Vec::with_capacity(artifacts.filter_name.len() + artifacts.enable_on_route.len() + 8);
-        wire::put_len(&mut entry, MAP_KEY, artifacts.filter_name.as_bytes());
-        wire::put_len(&mut entry, MAP_VALUE, &artifacts.enable_on_route);
-        splice.append(route::TYPED_PER_FILTER_CONFIG, &entry);
+        wire::put_len(&mut entry, map_entry::KEY, artifacts.filter_name.as_bytes());
+        wire::put_len(&mut entry, map_entry::VALUE, &artifacts.enable_on_route);
+        splice.append(RouteView::TYPED_PER_FILTER_CONFIG, &entry);
     }
     Ok((!splice.is_unchanged()).then_some(splice))
 }
 
 fn per_filter_config_keys(route_bytes: &[u8]) -> impl Iterator<Item = Result<&[u8], WireError>> {
-    wire::len_payloads(route_bytes, route::TYPED_PER_FILTER_CONFIG)
-        .map(|entry| entry.and_then(|e| Ok(wire::single_len(e, MAP_KEY)?.unwrap_or_default())))
+    wire::len_payloads(route_bytes, RouteView::TYPED_PER_FILTER_CONFIG).map(|entry| {
+        entry.and_then(|e| Ok(wire::single_len(e, map_entry::KEY)?.unwrap_or_default()))
+    })
 }
 
 #[cfg(test)]

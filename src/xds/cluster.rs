@@ -1,0 +1,48 @@
+//! `envoy.config.cluster.v3.Cluster` and the upstream HTTP protocol options.
+
+use std::collections::HashMap;
+
+use super::AnyView;
+use super::endpoint::ClusterLoadAssignmentView;
+use super::hcm::HttpFilterView;
+
+/// `envoy.config.cluster.v3.Cluster`: what the upstream side reads of an AI backend cluster.
+///
+/// Only clusters that a selected route targets are decoded this far; every other cluster is
+/// only ever read up to its name.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ClusterView {
+    /// Cluster name.
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// Inline endpoints (absent when they arrive by EDS).
+    #[prost(message, optional, tag = "33")]
+    pub load_assignment: Option<ClusterLoadAssignmentView>,
+    /// Protocol options by extension name.
+    #[prost(map = "string, message", tag = "36")]
+    pub typed_extension_protocol_options: HashMap<String, AnyView>,
+}
+
+impl ClusterView {
+    /// `name`.
+    pub const NAME: u32 = 1;
+    /// `metadata`.
+    pub const METADATA: u32 = 25;
+    /// `load_assignment`.
+    pub const LOAD_ASSIGNMENT: u32 = 33;
+    /// `typed_extension_protocol_options`.
+    pub const TYPED_EXTENSION_PROTOCOL_OPTIONS: u32 = 36;
+}
+
+/// `envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, for its upstream HTTP filters.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HttpProtocolOptionsView {
+    /// Upstream HTTP filters; the last must be the upstream codec.
+    #[prost(message, repeated, tag = "6")]
+    pub http_filters: Vec<HttpFilterView>,
+}
+
+impl HttpProtocolOptionsView {
+    /// `http_filters`.
+    pub const HTTP_FILTERS: u32 = 6;
+}
