@@ -9,6 +9,8 @@
 //! ([`OwnerMetadata`]), so that an index costs a walk over the request, not a decode of it.
 
 pub mod cluster;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod differential;
 pub mod error;
 mod listener;
 mod listener_scan;

@@ -97,7 +97,7 @@ fn read(metadata: &[u8]) -> Ownership {
 }
 
 /// The owner in an encoded `Metadata`, by decoding all of it.
-fn read_exact(metadata: &[u8]) -> Ownership {
+pub(super) fn read_exact(metadata: &[u8]) -> Ownership {
     match MetadataView::decode(metadata) {
         Ok(view) => ownership(Some(&view)),
         Err(e) => Ownership::Malformed(InvalidField::new(

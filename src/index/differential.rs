@@ -1,0 +1,89 @@
+//! The index's fast wire readers held to their exact, decoding paths, on any bytes: the
+//! oracle of the `readers` fuzz target (feature `fuzzing`) and of the unit tests.
+//!
+//! Three parts of the index have two readers (bench/README.md says where each fast one pays):
+//! listeners (`listener_scan` / prost views), route configurations (`scan` / prost views) and
+//! owner metadata (`owner_wire` / `prost_types::Struct`). A fast reader may decline (`None`),
+//! and the exact one then answers; where it answers, its answer must be the exact one's, to
+//! the byte of every error text. Answers are compared as their `Debug` text, which shows every
+//! field the rest of the hook reads (route configurations show names, targets and metadata as
+//! text, not as positions, so the two readers' different buffers compare equal).
+
+use bytes::Bytes;
+
+use super::listener::ListenerEntry;
+use super::route::RouteConfigEntry;
+
+/// Which pair of readers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pair {
+    /// `envoy.config.listener.v3.Listener`.
+    Listener,
+    /// `envoy.config.route.v3.RouteConfiguration`.
+    RouteConfig,
+    /// `envoy.config.core.v3.Metadata` holding EG's owner.
+    Owner,
+}
+
+/// A fast reader answered differently from the exact one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{pair:?}: the fast reader answered\n{fast}\nbut the exact one\n{exact}")]
+pub struct Disagreement {
+    /// Which readers.
+    pub pair: Pair,
+    /// The fast reader's answer.
+    pub fast: String,
+    /// The exact reader's answer.
+    pub exact: String,
+}
+
+/// Runs both readers of `pair` on `bytes`: `Ok(true)` when the fast one answered (and agreed),
+/// `Ok(false)` when it declined.
+pub fn readers_agree(pair: Pair, bytes: &Bytes) -> Result<bool, Disagreement> {
+    let (fast, exact) = match pair {
+        Pair::Listener => (
+            super::listener_scan::read(bytes).map(|entry| format!("{entry:?}")),
+            format!("{:?}", ListenerEntry::read_exact(bytes)),
+        ),
+        Pair::RouteConfig => (
+            super::scan::read(bytes, &mut super::scan::Scratch::default())
+                .map(|entry| format!("{entry:?}")),
+            format!("{:?}", RouteConfigEntry::read_exact(bytes)),
+        ),
+        Pair::Owner => (
+            super::owner_wire::ownership(bytes).map(|owner| format!("{owner:?}")),
+            format!("{:?}", super::owner_metadata::read_exact(bytes)),
+        ),
+    };
+    match fast {
+        None => Ok(false),
+        Some(fast) if fast == exact => Ok(true),
+        Some(fast) => Err(Disagreement { pair, fast, exact }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::{self, Preset};
+
+    #[test]
+    fn generated_resources_take_the_fast_paths_and_agree() {
+        let request = workload::preset(Preset::Small);
+        for listener in &request.listeners {
+            assert_eq!(readers_agree(Pair::Listener, listener), Ok(true));
+        }
+        for config in &request.routes {
+            assert_eq!(readers_agree(Pair::RouteConfig, config), Ok(true));
+        }
+    }
+
+    #[test]
+    fn garbage_is_declined_or_agreed_on() {
+        for pair in [Pair::Listener, Pair::RouteConfig, Pair::Owner] {
+            for bytes in [&b""[..], b"\x0a\x05abc", b"\xff\xff\xff", b"\x0a\x00"] {
+                readers_agree(pair, &Bytes::copy_from_slice(bytes)).unwrap();
+            }
+        }
+    }
+}
