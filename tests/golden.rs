@@ -114,7 +114,11 @@ fn unlisted_cases_run_too() {
         ("tests/data/captured", captured::LISTED),
     ] {
         for case in golden::cases(&support::repo().join(dir)).unwrap() {
-            let name = case.file_name().unwrap().to_string_lossy().replace('-', "_");
+            let name = case
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace('-', "_");
             if !listed.contains(&name.as_str()) {
                 check(&case);
                 unlisted.push(case.display().to_string());

@@ -1,6 +1,7 @@
 //! Integration tests, one binary (see `autotests = false` in Cargo.toml).
 
 mod bad_input;
+mod captured;
 mod cli;
 mod contract;
 mod corpus;
