@@ -11,6 +11,7 @@ mod dataplane;
 mod deploy;
 mod eg_calls;
 mod envoy;
+mod explain;
 mod fuzz;
 mod golden;
 mod hostile;

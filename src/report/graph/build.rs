@@ -25,6 +25,9 @@ pub fn build(sections: &[Section<'_>], only: Option<&RouteQuery>) -> Graph {
                 state: State::Unchanged,
             }),
         }
+        if only.is_some() && parts.nodes.is_empty() && parts.groups.is_empty() {
+            continue;
+        }
         graph.edges.append(&mut parts.edges);
         match section.origin {
             None => {
