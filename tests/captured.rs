@@ -223,7 +223,7 @@ fn a_gateway_without_ai_routes_comes_back_identical_while_the_others_change() {
 /// Walks input and output together: every key of the input is in the output at the same
 /// position, every scalar equal, lists at least as long; only the resources the hook reads
 /// (an `Any` of listener, route configuration, cluster or secret) may differ inside.
-fn assert_kept(input: &Node, output: &Node, path: &str) {
+pub fn assert_kept(input: &Node, output: &Node, path: &str) {
     const RESOURCES: [&str; 4] = ["Listener", "RouteConfiguration", "Cluster", "Secret"];
     let is_resource = |n: &Node| {
         n.get("@type")

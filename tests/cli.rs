@@ -20,7 +20,10 @@ fn xds_hook() -> Command {
 }
 
 /// Runs `apply` with warnings-only logging.
-fn apply_quietly(input: &std::path::Path, output: &std::path::Path) -> std::process::ExitStatus {
+pub fn apply_quietly(
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> std::process::ExitStatus {
     xds_hook()
         .args(["apply", "--log", "warn", "--input"])
         .arg(input)
