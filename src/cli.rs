@@ -298,9 +298,15 @@ fn run_on(config: Config, input: &Path, gateway: Option<&str>) -> anyhow::Result
     let read = format::read_input(input).with_context(|| format!("reading {}", input.display()))?;
     let run = offline::run(&Hook::new(config), read, gateway)?;
     for call in &run.calls {
+        // A dump's calls log inside a span naming their Gateway, so each INFO line says whose.
+        let span = call
+            .origin
+            .as_ref()
+            .map(|o| tracing::info_span!("gateway", name = %o.name).entered());
         if let Some(outcome) = &call.outcome {
             outcome.report.log();
         }
+        drop(span);
     }
     Ok(run)
 }
