@@ -345,12 +345,19 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Resul
     })
 }
 
-fn parse_yaml<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, FormatError> {
+/// YAML as the YAML 1.2 core schema reads it: only `true` and `false` are booleans (`y`, `on`,
+/// `no` stay strings, as in JSON and as `egctl` means them).
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, FormatError> {
     let text = std::str::from_utf8(bytes).map_err(|e| FormatError::Text {
         what: what.to_owned(),
         message: e.to_string(),
     })?;
-    serde_saphyr::from_str(text).map_err(|e| FormatError::Text {
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| FormatError::Text {
         what: what.to_owned(),
         message: e.to_string(),
     })

@@ -208,21 +208,48 @@ impl<'de> Visitor<'de> for NodeVisitor {
     }
 }
 
-/// A mapping key. YAML allows any scalar as a key (`3000: x`); JSON and protobuf JSON know
-/// only strings, so scalars are kept as their text.
+/// A mapping key, read as the text it was written as: YAML allows any scalar as a key
+/// (`3000: x`), and a key is a name, never a number or a boolean to be re-spelled (YAML 1.1
+/// would read the key `y` as `true`).
 struct KeyText(String);
 
 impl<'de> Deserialize<'de> for KeyText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Node::deserialize(deserializer)? {
-            Node::String(s) => Ok(KeyText(s)),
-            Node::Number(n) => Ok(KeyText(n.to_string())),
-            Node::Bool(b) => Ok(KeyText(b.to_string())),
-            Node::Null => Ok(KeyText("null".to_owned())),
-            Node::List(_) | Node::Map(_) => {
-                Err(de::Error::custom("a mapping key must be a scalar"))
-            }
-        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = KeyText;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a scalar mapping key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<KeyText, E> {
+        Ok(KeyText(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<KeyText, E> {
+        Ok(KeyText(v.to_string()))
     }
 }
 
@@ -316,7 +343,7 @@ mod tests {
             r#"{"z":1,"a":{"y":[true,null,"3000"],"b":2.5},"z":-1}"#
         );
         let yaml = "z: 1\na:\n  y: [true, ~, '3000']\n  b: 2.5\n'@type': x\n";
-        let node: Node = serde_saphyr::from_str(yaml).unwrap();
+        let node: Node = crate::format::parse_yaml(yaml.as_bytes(), "test").unwrap();
         let again: Node = serde_saphyr::from_str(&serde_saphyr::to_string(&node).unwrap()).unwrap();
         assert_eq!(node, again);
         assert_eq!(
@@ -327,6 +354,29 @@ mod tests {
                 Node::String("3000".to_owned())
             ]))
         );
+    }
+
+    #[test]
+    fn yaml_scalars_that_look_like_booleans_stay_as_written() {
+        // YAML 1.2: only true and false are booleans; keys are always their text.
+        let yaml = "y: n\non: 'off'\nyes: [no, true, False]\n3000: x\n";
+        let node: Node = crate::format::parse_yaml(yaml.as_bytes(), "test").unwrap();
+        let text = |s: &str| Node::String(s.to_owned());
+        assert_eq!(
+            node,
+            Node::Map(vec![
+                ("y".to_owned(), text("n")),
+                ("on".to_owned(), text("off")),
+                (
+                    "yes".to_owned(),
+                    Node::List(vec![text("no"), Node::Bool(true), Node::Bool(false)])
+                ),
+                ("3000".to_owned(), text("x")),
+            ])
+        );
+        // Written back, such strings are quoted, so any YAML reader keeps them strings.
+        let written = serde_saphyr::to_string(&node).unwrap();
+        assert!(written.contains("\"y\": \"n\""), "{written}");
     }
 
     #[test]
