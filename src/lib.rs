@@ -10,7 +10,7 @@
 //! [`contract`] (wire messages, resources kept as bytes) → [`index`] (read-only view) →
 //! [`select`] (decisions with reasons) → [`mutate`] (wire-level splices, per resource kind) →
 //! [`report`] (logs and `explain`). [`hook`] wires the stages; [`server`] and the CLI are
-//! front ends; [`config`] and [`format`] handle the edges (`format` also reads the dumps users
+//! front ends; [`config`] and [`format`](mod@format) handle the edges (`format` also reads the dumps users
 //! capture with `egctl` and Envoy's admin interface); [`offline`] runs the hook once per Gateway
 //! of such a capture, and [`golden`] checks captures against reviewed results; [`render`] turns
 //! a response into an Envoy bootstrap so a real Envoy can validate it; [`workload`] generates

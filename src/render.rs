@@ -107,7 +107,7 @@ pub fn bootstrap(
     }))
 }
 
-/// Writes a bootstrap as JSON or YAML (the same YAML style as [`format`] uses for responses).
+/// Writes a bootstrap as JSON or YAML (the same YAML style as [`format`](mod@format) uses for responses).
 /// A bootstrap has no protobuf form here: Envoy reads `-c` files as JSON or YAML.
 pub fn encode(bootstrap: &Value, format: Format) -> Result<Vec<u8>, RenderError> {
     if format == Format::Protobuf {
