@@ -1,8 +1,9 @@
-//! Command line: `serve`, `apply`, `render`, `explain`, `config`, `gen`.
+//! Command line: `serve`, `apply`, `render`, `explain`, `test`, `config`, `gen`.
 //!
 //! Flags are parsed by clap, the configuration is loaded and validated before any work or any
 //! bind, and failures end in one line (`{:#}`, the whole cause chain) and a distinct exit code:
-//! 64 for bad usage or configuration, 65 for bad input data, 1 for anything else.
+//! 64 for bad usage or configuration, 65 for bad input data, 1 for anything else (and for
+//! `explain --route` when the HTTPRoute is not in the input, and `test` when a case fails).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +12,10 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use xds_hook::config::ListenAddr;
-use xds_hook::{Config, Hook, format, render};
+use xds_hook::format::{Format, Input};
+use xds_hook::offline::{self, Run, RunError};
+use xds_hook::report::{self, graph, json, route::RouteQuery};
+use xds_hook::{Config, Hook, format, golden, render};
 
 /// Envoy Gateway PostTranslateModify extension server for AI gateways.
 ///
@@ -43,6 +47,14 @@ enum LogFormat {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExplainFormat {
+    Text,
+    Json,
+    Dot,
+    Mermaid,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the gRPC extension server.
@@ -55,19 +67,25 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         admin_listen: Option<std::net::SocketAddr>,
     },
-    /// Run the hook on a captured request and write the response.
+    /// Run the hook on captured xDS and write the result: a response for a request, the same
+    /// dump for an egctl or Envoy dump (one hook call per Gateway).
     Apply {
-        /// Request: .pb, .json or .yaml, or a directory of listeners/routes/clusters/secrets.yaml.
+        /// Input: a request (.pb, .json, .yaml, or a directory of listeners/routes/clusters/
+        /// secrets.yaml), `egctl x translate` or `egctl config envoy-proxy` output, or Envoy's
+        /// /config_dump (.json or .yaml; told apart by content).
         #[arg(long, short)]
         input: PathBuf,
-        /// Response file: .pb, .json or .yaml.
+        /// Output file: .pb (one Gateway's response), .json or .yaml (the input's shape).
         #[arg(long, short)]
         output: PathBuf,
+        /// Run only this Gateway (`namespace/name`) or pod (`pod-namespace/pod`) of a dump.
+        #[arg(long, value_name = "NS/NAME")]
+        gateway: Option<String>,
     },
-    /// Run the hook on a captured request and write the result as an Envoy bootstrap, for
+    /// Run the hook on captured xDS and write the result as an Envoy bootstrap, for
     /// `envoy --mode validate -c FILE` (RDS inlined, EDS clusters made static).
     Render {
-        /// Request: .pb, .json or .yaml, or a directory of listeners/routes/clusters/secrets.yaml.
+        /// Input: as for `apply`.
         #[arg(long, short)]
         input: PathBuf,
         /// Bootstrap file: .yaml or .json.
@@ -76,12 +94,37 @@ enum Command {
         /// Port of the bootstrap's admin interface (on 127.0.0.1).
         #[arg(long, default_value_t = 9901)]
         admin_port: u16,
+        /// The Gateway or pod to render, required when a dump holds several (one Envoy
+        /// serves one Gateway).
+        #[arg(long, value_name = "NS/NAME")]
+        gateway: Option<String>,
     },
-    /// Print what the hook decides for a captured request, and why.
+    /// Print what the hook decides for captured xDS, and why: one section per Gateway.
     Explain {
-        /// Request: .pb, .json or .yaml, or a directory of listeners/routes/clusters/secrets.yaml.
+        /// Input: as for `apply`.
         #[arg(long, short)]
         input: PathBuf,
+        /// Explain only this Gateway (`namespace/name`) or pod of a dump.
+        #[arg(long, value_name = "NS/NAME")]
+        gateway: Option<String>,
+        /// Answer about one HTTPRoute: its xDS routes, chains, clusters and why (exit 1 when
+        /// the input has no route built from it).
+        #[arg(long, value_name = "NS/NAME")]
+        route: Option<RouteQuery>,
+        /// text (tables), json (for tools), dot (Graphviz) or mermaid.
+        #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+        format: ExplainFormat,
+    },
+    /// Run golden cases: every DIR/<case>/ with an input, optional config.yaml, output.yaml and
+    /// optional explain.txt. Prints a diff per mismatch and `N passed, N failed`; exit 1 on any
+    /// failure.
+    Test {
+        /// Directory of case folders.
+        dir: PathBuf,
+        /// Write the expectations (output.yaml; explain.txt where present) instead of
+        /// comparing.
+        #[arg(long)]
+        update: bool,
     },
     /// Print the effective configuration (embedded defaults merged with --config).
     Config,
@@ -131,24 +174,35 @@ pub fn main() -> ExitCode {
         Command::Serve {
             listen,
             admin_listen,
-        } => serve(config, cli.config, listen, admin_listen),
-        Command::Apply { input, output } => apply(config, &input, &output),
+        } => serve(config, cli.config, listen, admin_listen).map(|()| Done::Ok),
+        Command::Apply {
+            input,
+            output,
+            gateway,
+        } => apply(config, &input, &output, gateway.as_deref()).map(|()| Done::Ok),
         Command::Render {
             input,
             output,
             admin_port,
-        } => render(config, &input, &output, admin_port),
-        Command::Explain { input } => explain(config, &input),
+            gateway,
+        } => render(config, &input, &output, admin_port, gateway.as_deref()).map(|()| Done::Ok),
+        Command::Explain {
+            input,
+            gateway,
+            route,
+            format,
+        } => explain(config, &input, gateway.as_deref(), route.as_ref(), format),
+        Command::Test { dir, update } => test(&config, &dir, update),
         Command::Config => {
             print!("{}", describe(&config));
-            Ok(())
+            Ok(Done::Ok)
         }
         Command::Gen {
             preset,
             knobs,
             output,
         } => match generate_spec(preset, &knobs) {
-            Ok(spec) => generate(&spec, &output),
+            Ok(spec) => generate(&spec, &output).map(|()| Done::Ok),
             Err(e) => {
                 eprintln!("xds-hook: {e:#}");
                 return ExitCode::from(EXIT_USAGE);
@@ -156,16 +210,45 @@ pub fn main() -> ExitCode {
         },
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Done::Ok) => ExitCode::SUCCESS,
+        Ok(Done::NotOk) => ExitCode::from(1),
         Err(e) => {
             eprintln!("xds-hook: {e:#}");
-            let data = e.chain().any(|c| {
-                c.downcast_ref::<format::FormatError>().is_some()
-                    || c.downcast_ref::<render::RenderError>().is_some()
-            });
-            ExitCode::from(if data { EXIT_DATA } else { 1 })
+            ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// How a command that ran to its end went.
+enum Done {
+    /// Exit 0.
+    Ok,
+    /// Exit 1 without an error message: the command printed its answer (an HTTPRoute not in
+    /// the input, a golden case that fails).
+    NotOk,
+}
+
+/// 64 when the command line asked for what the input cannot give (`--gateway` naming no
+/// Gateway, `.pb` output of several), 65 for bad input data, 1 for the rest.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(run) = cause.downcast_ref::<RunError>() {
+            return if run.is_usage() {
+                EXIT_USAGE
+            } else {
+                EXIT_DATA
+            };
+        }
+        if cause.downcast_ref::<golden::KitError>().is_some() {
+            return EXIT_USAGE;
+        }
+        if cause.downcast_ref::<format::FormatError>().is_some()
+            || cause.downcast_ref::<render::RenderError>().is_some()
+        {
+            return EXIT_DATA;
+        }
+    }
+    1
 }
 
 fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
@@ -210,41 +293,102 @@ fn serve(
     Ok(result?)
 }
 
-fn apply(config: Config, input: &Path, output: &Path) -> anyhow::Result<()> {
-    let out_format = format::Format::from_path(output)?;
-    let request =
-        format::read_request(input).with_context(|| format!("reading {}", input.display()))?;
-    let outcome = Hook::new(config).post_translate_modify(request);
-    outcome.report.log();
-    let bytes = format::encode_response(&outcome.response, out_format)?;
+/// Reads the input and runs the hook once per Gateway (only `gateway`'s, when given).
+fn run_on(config: Config, input: &Path, gateway: Option<&str>) -> anyhow::Result<Run> {
+    let read = format::read_input(input).with_context(|| format!("reading {}", input.display()))?;
+    let run = offline::run(&Hook::new(config), read, gateway)?;
+    for call in &run.calls {
+        // A dump's calls log inside a span naming their Gateway, so each INFO line says whose.
+        let span = call
+            .origin
+            .as_ref()
+            .map(|o| tracing::info_span!("gateway", name = %o.name).entered());
+        if let Some(outcome) = &call.outcome {
+            outcome.report.log();
+        }
+        drop(span);
+    }
+    Ok(run)
+}
+
+fn apply(config: Config, input: &Path, output: &Path, gateway: Option<&str>) -> anyhow::Result<()> {
+    let out_format = Format::from_path(output)?;
+    let run = run_on(config, input, gateway)?;
+    let (bytes, notes) = run.output(out_format)?;
+    for note in notes {
+        tracing::warn!("{note}");
+    }
     format::write(output, &bytes)?;
     Ok(())
 }
 
-fn render(config: Config, input: &Path, output: &Path, admin_port: u16) -> anyhow::Result<()> {
-    let out_format = format::Format::from_path(output)?;
-    if out_format == format::Format::Protobuf {
+fn render(
+    config: Config,
+    input: &Path,
+    output: &Path,
+    admin_port: u16,
+    gateway: Option<&str>,
+) -> anyhow::Result<()> {
+    let out_format = Format::from_path(output)?;
+    if out_format == Format::Protobuf {
         anyhow::bail!(
             "{}: write the bootstrap as .yaml or .json (Envoy reads those)",
             output.display()
         );
     }
-    let request =
-        format::read_request(input).with_context(|| format!("reading {}", input.display()))?;
-    let outcome = Hook::new(config).post_translate_modify(request);
-    outcome.report.log();
-    let bootstrap = render::bootstrap(&outcome.response, admin_port)?;
+    let run = run_on(config, input, gateway)?;
+    let response = run.single_response("render")?.cloned().unwrap_or_default();
+    let bootstrap = render::bootstrap(&response, admin_port)?;
     format::write(output, &render::encode(&bootstrap, out_format)?)?;
     Ok(())
 }
 
-fn explain(config: Config, input: &Path) -> anyhow::Result<()> {
+fn explain(
+    config: Config,
+    input: &Path,
+    gateway: Option<&str>,
+    route: Option<&RouteQuery>,
+    format: ExplainFormat,
+) -> anyhow::Result<Done> {
     let annotation = config.selection.route_annotation.clone();
-    let request =
-        format::read_request(input).with_context(|| format!("reading {}", input.display()))?;
-    let outcome = Hook::new(config).post_translate_modify(request);
-    print!("{}", outcome.report.explain(&annotation));
-    Ok(())
+    let run = run_on(config, input, gateway)?;
+    let sections = run.sections();
+    let text = match (format, route) {
+        (ExplainFormat::Text, None) => report::explain_sections(&sections, &annotation),
+        (ExplainFormat::Json, None) => json_text(&json::explain(&sections, &annotation))?,
+        (ExplainFormat::Dot, _) => graph::dot(&graph::build(&sections, route)),
+        (ExplainFormat::Mermaid, _) => graph::mermaid(&graph::build(&sections, route)),
+        (ExplainFormat::Text | ExplainFormat::Json, Some(query)) => {
+            let api = match run.input() {
+                Input::Dump(dump) => {
+                    format::gateway_api::http_route(&dump.doc, &query.namespace, &query.name)
+                }
+                Input::Request(_) => Default::default(),
+            };
+            let answer = report::route::answer(&sections, query, &annotation, &api);
+            let text = if format == ExplainFormat::Json {
+                json_text(&answer)?
+            } else {
+                answer.text()
+            };
+            print!("{text}");
+            return Ok(if answer.found { Done::Ok } else { Done::NotOk });
+        }
+    };
+    print!("{text}");
+    Ok(Done::Ok)
+}
+
+fn json_text<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    let bytes = format::encode_text(value, Format::Json, "explain")?;
+    Ok(String::from_utf8(bytes)?)
+}
+
+fn test(config: &Config, dir: &Path, update: bool) -> anyhow::Result<Done> {
+    let mut out = String::new();
+    let all_passed = golden::run_all(dir, config, update, &mut out)?;
+    print!("{out}");
+    Ok(if all_passed { Done::Ok } else { Done::NotOk })
 }
 
 fn generate_spec(
@@ -259,7 +403,7 @@ fn generate_spec(
 }
 
 fn generate(spec: &xds_hook::workload::Spec, output: &Path) -> anyhow::Result<()> {
-    let out_format = format::Format::from_path(output)?;
+    let out_format = Format::from_path(output)?;
     let request = xds_hook::workload::generate(spec);
     format::write(output, &format::encode_request(&request, out_format)?)?;
     Ok(())

@@ -10,16 +10,20 @@
 //! [`contract`] (wire messages, resources kept as bytes) → [`index`] (read-only view) →
 //! [`select`] (decisions with reasons) → [`mutate`] (wire-level splices, per resource kind) →
 //! [`report`] (logs and `explain`). [`hook`] wires the stages; [`server`] and the CLI are
-//! front ends; [`config`] and [`format`] handle the edges; [`render`] turns a response into an
-//! Envoy bootstrap so a real Envoy can validate it; [`workload`] generates synthetic fleets for
-//! benches and tests.
+//! front ends; [`config`] and [`format`](mod@format) handle the edges (`format` also reads the dumps users
+//! capture with `egctl` and Envoy's admin interface); [`offline`] runs the hook once per Gateway
+//! of such a capture, and [`golden`] checks captures against reviewed results; [`render`] turns
+//! a response into an Envoy bootstrap so a real Envoy can validate it; [`workload`] generates
+//! synthetic fleets for benches and tests.
 
 pub mod config;
 pub mod contract;
 pub mod format;
+pub mod golden;
 pub mod hook;
 pub mod index;
 pub mod mutate;
+pub mod offline;
 pub mod render;
 pub mod report;
 pub mod select;

@@ -107,27 +107,18 @@ pub fn bootstrap(
     }))
 }
 
-/// Writes a bootstrap as JSON or YAML (the same YAML style as [`format`] uses for responses).
+/// Writes a bootstrap as JSON or YAML (the same YAML style as [`format`](mod@format) uses for responses).
 /// A bootstrap has no protobuf form here: Envoy reads `-c` files as JSON or YAML.
 pub fn encode(bootstrap: &Value, format: Format) -> Result<Vec<u8>, RenderError> {
-    match format {
-        Format::Json => {
-            let mut text = serde_json::to_vec_pretty(bootstrap)
-                .map_err(|e| RenderError::Encode(e.to_string()))?;
-            text.push(b'\n');
-            Ok(text)
-        }
-        Format::Yaml => {
-            let mut options = serde_saphyr::SerializerOptions::default();
-            options.prefer_block_scalars = false;
-            serde_saphyr::to_string_with_options(bootstrap, options)
-                .map(String::into_bytes)
-                .map_err(|e| RenderError::Encode(e.to_string()))
-        }
-        Format::Protobuf => Err(RenderError::Encode(
+    if format == Format::Protobuf {
+        return Err(RenderError::Encode(
             "write the bootstrap as .yaml or .json".to_owned(),
-        )),
+        ));
     }
+    format::encode_text(bootstrap, format, "bootstrap").map_err(|e| match e {
+        FormatError::Text { message, .. } => RenderError::Encode(message),
+        other => RenderError::Encode(other.to_string()),
+    })
 }
 
 fn convert_all(

@@ -13,7 +13,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
-use xds_hook::format::{self, text_to_binary};
+use xds_hook::format::{self, Input, Node, text_to_binary};
+use xds_hook::offline;
 use xds_hook::select::{ChainDecision, RouteDecision};
 use xds_hook::{Config, Hook};
 
@@ -162,4 +163,194 @@ fn annotated_scenarios_are_patched_exactly_where_routes_are_selected() {
             "only {clusters_total} backend clusters patched across the corpus"
         );
     }
+}
+
+/// The corpus; under `CI=true` its absence is a failure, not a skip.
+fn corpus_or_fail_in_ci() -> Option<std::path::PathBuf> {
+    let corpus = support::corpus();
+    if corpus.is_none() {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true but ../shared/corpus/eg-xds is absent: the dump checks cannot run"
+        );
+        eprintln!("../shared/corpus/eg-xds not present; corpus dump checks skipped");
+    }
+    corpus
+}
+
+const MESSAGES: [(&str, &str); 4] = [
+    (
+        "envoy.admin.v3.ClustersConfigDump",
+        "envoy.config.cluster.v3.Cluster",
+    ),
+    (
+        "envoy.admin.v3.SecretsConfigDump",
+        "envoy.extensions.transport_sockets.tls.v3.Secret",
+    ),
+    (
+        "envoy.admin.v3.ListenersConfigDump",
+        "envoy.config.listener.v3.Listener",
+    ),
+    (
+        "envoy.admin.v3.RoutesConfigDump",
+        "envoy.config.route.v3.RouteConfiguration",
+    ),
+];
+
+/// A request's resources as an Envoy `ConfigDump` (`configs: [...]`) in `style`, with a
+/// bootstrap section the hook must leave alone.
+fn config_dump(request: &PostTranslateModifyRequest, style: format::KeyStyle) -> Value {
+    let snake = style == format::KeyStyle::Snake;
+    let key = |camel: &str, snake_key: &str| {
+        if snake {
+            snake_key.to_owned()
+        } else {
+            camel.to_owned()
+        }
+    };
+    let lists = [
+        &request.clusters,
+        &request.secrets,
+        &request.listeners,
+        &request.routes,
+    ];
+    let mut configs = vec![json!({
+        "@type": "type.googleapis.com/envoy.admin.v3.BootstrapConfigDump",
+        "bootstrap": {"node": {"id": "corpus"}},
+    })];
+    for ((section, message), list) in MESSAGES.iter().zip(lists) {
+        let entries: Vec<Value> = list
+            .iter()
+            .map(|bytes| {
+                let mut resource = format::to_json_styled(bytes, message, style).unwrap();
+                resource["@type"] = json!(format!("type.googleapis.com/{message}"));
+                match *section {
+                    "envoy.admin.v3.ListenersConfigDump" => {
+                        json!({key("activeState", "active_state"): {"listener": resource}})
+                    }
+                    "envoy.admin.v3.RoutesConfigDump" => {
+                        json!({key("routeConfig", "route_config"): resource})
+                    }
+                    "envoy.admin.v3.ClustersConfigDump" => json!({"cluster": resource}),
+                    _ => json!({"secret": resource}),
+                }
+            })
+            .collect();
+        let list_key = match *section {
+            "envoy.admin.v3.ListenersConfigDump" => key("dynamicListeners", "dynamic_listeners"),
+            "envoy.admin.v3.RoutesConfigDump" => {
+                key("dynamicRouteConfigs", "dynamic_route_configs")
+            }
+            "envoy.admin.v3.ClustersConfigDump" => {
+                key("dynamicActiveClusters", "dynamic_active_clusters")
+            }
+            _ => key("dynamicActiveSecrets", "dynamic_active_secrets"),
+        };
+        configs.push(json!({"@type": format!("type.googleapis.com/{section}"), list_key: entries}));
+    }
+    json!({ "configs": configs })
+}
+
+/// Every resource of a request (or response) in canonical JSON, per kind.
+fn canonical(lists: [&[bytes::Bytes]; 4]) -> Vec<Vec<Value>> {
+    lists
+        .iter()
+        .zip(MESSAGES)
+        .map(|(list, (_, message))| {
+            list.iter()
+                .map(|r| format::to_json(r, message).unwrap())
+                .collect()
+        })
+        .collect()
+}
+
+/// Checks a dump written by `apply`: each Gateway's resources are the hook's response to the
+/// scenario's request, and nothing else of the input changed.
+fn check_output(
+    name: &str,
+    input: &Value,
+    output: &[u8],
+    fmt: format::Format,
+    expected: &[(String, PostTranslateModifyResponse)],
+) {
+    let Input::Dump(dump) = format::decode_input(output, fmt).unwrap() else {
+        panic!("{name}: output is not a dump")
+    };
+    assert_eq!(dump.gateways.len(), expected.len(), "{name}");
+    for (gateway, (scenario, response)) in dump.gateways.iter().zip(expected) {
+        let read = &gateway.request;
+        assert_eq!(
+            canonical([&read.clusters, &read.secrets, &read.listeners, &read.routes]),
+            canonical([
+                &response.clusters,
+                &response.secrets,
+                &response.listeners,
+                &response.routes
+            ]),
+            "{name}: {scenario}"
+        );
+    }
+    let input: Node = serde_json::from_value(input.clone()).unwrap();
+    crate::captured::assert_kept(&input, &dump.doc, name);
+}
+
+#[test]
+fn apply_on_dumps_built_from_the_corpus_gives_each_gateways_response() {
+    if corpus_or_fail_in_ci().is_none() {
+        return;
+    }
+    let hook = Hook::new(Config::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let mut gateways = serde_json::Map::new();
+    let mut expected = Vec::new();
+    for dir in scenarios() {
+        let scenario = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let mut request = format::read_resource_dir(&dir).unwrap();
+        request.routes = annotated_routes(&dir);
+        let response = hook.post_translate_modify(request.clone()).response;
+
+        // Envoy's own /config_dump of that proxy, snake_case, through the library.
+        let raw = config_dump(&request, format::KeyStyle::Snake);
+        let input = format::decode_input(raw.to_string().as_bytes(), format::Format::Json).unwrap();
+        let run = offline::run(&hook, input, None).unwrap();
+        let (out, _) = run.output(format::Format::Json).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            !text.contains("\"typedConfig\""),
+            "{scenario}: stays snake_case"
+        );
+        let pair = vec![(scenario.clone(), response.clone())];
+        check_output(
+            &format!("{scenario} (config dump)"),
+            &raw,
+            &out,
+            format::Format::Json,
+            &pair,
+        );
+
+        gateways.insert(
+            format!("envoy-gateway/{scenario}"),
+            config_dump(&request, format::KeyStyle::Camel),
+        );
+        expected.push((scenario, response));
+    }
+    // Every scenario a Gateway of one egctl x translate output, through the binary.
+    let translate = json!({"gatewayClass": {"metadata": {"name": "eg"}}, "xds": gateways});
+    let input = tmp.path().join("translate.json");
+    std::fs::write(&input, translate.to_string()).unwrap();
+    let output = tmp.path().join("translate.out.yaml");
+    assert!(crate::cli::apply_quietly(&input, &output).success());
+    let out = std::fs::read(&output).unwrap();
+    check_output(
+        "translate",
+        &translate,
+        &out,
+        format::Format::Yaml,
+        &expected,
+    );
+
+    // Applying the output again changes nothing.
+    let again = tmp.path().join("again.yaml");
+    assert!(crate::cli::apply_quietly(&output, &again).success());
+    assert_eq!(std::fs::read(&again).unwrap(), out, "idempotent");
 }

@@ -1,6 +1,6 @@
 //! A real Envoy in the loop: the hook's output, rendered as a bootstrap
-//! (`xds_hook::render`), must pass `envoy --mode validate` for every golden case and every
-//! corpus scenario. Unit tests can only check what we think Envoy accepts; this checks what
+//! (`xds_hook::render`), must pass `envoy --mode validate` for every golden case, every
+//! corpus scenario and every Gateway of the captured dumps (`tests/data/captured`). Unit tests can only check what we think Envoy accepts; this checks what
 //! it does accept (filter order constraints, typed config fields, cluster references).
 //!
 //! The Envoy binary comes from `ENVOY_BIN`, else `target/envoy-venv/bin/envoy` (what
@@ -463,4 +463,32 @@ fn annotated_corpus_outputs_load_in_envoy() {
         problems.join("\n")
     );
     eprintln!("{n} corpus scenario(s) checked with {}", bin.display());
+}
+
+#[test]
+fn captured_dump_outputs_load_in_envoy() {
+    let Some(bin) = envoy_bin() else { return };
+    let hook = Hook::new(Config::default());
+    let mut cases = Vec::new();
+    for dir in support::subdirs(&support::repo().join("tests/data/captured")) {
+        let name = case_name(&dir);
+        let Ok(format::Input::Dump(dump)) = format::read_input(&crate::captured::case(&name))
+        else {
+            panic!("{name}: not a dump");
+        };
+        for gateway in dump.gateways {
+            let request = with_stub_backends(gateway.request);
+            let output = hook.post_translate_modify(request.clone()).response;
+            let label = format!("{name}-{}", gateway.name.replace('/', "_"));
+            cases.push((label, corpus::echo(&request), output));
+        }
+    }
+    let (n, problems) = run(&bin, cases, &[]);
+    assert!(
+        problems.is_empty(),
+        "{} of {n} captured Gateway(s) do not load in Envoy:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    eprintln!("{n} captured Gateway(s) checked with {}", bin.display());
 }

@@ -1,9 +1,16 @@
-//! Golden cases: `testdata/<case>/input.yaml` (a PostTranslateModifyRequest in canonical proto3
-//! JSON, as YAML), optional `config.yaml`, and the reviewed expectations `output.yaml` (the
-//! response) and `explain.txt` (the decision table). `UPDATE_GOLDEN=1 cargo test golden`
-//! rewrites the expectations; review the diff before committing it.
+//! Golden cases, run through the same kit as `xds-hook test` ([`xds_hook::golden`]):
 //!
-//! Every case also checks that nothing is lost and that the hook is idempotent on its output.
+//! - `testdata/<case>/`: `input.yaml` (a PostTranslateModifyRequest in canonical proto3 JSON, as
+//!   YAML), optional `config.yaml`, and the reviewed `output.yaml` (the response) and
+//!   `explain.txt` (the decision table);
+//! - `tests/data/captured/<case>/`: xDS as users capture it (`egctl x translate`, `egctl config
+//!   envoy-proxy`, Envoy's `/config_dump`), with `output.yaml` (or `output.json`) the same dump
+//!   as `apply` writes it.
+//!
+//! Each case is its own test (`cargo test golden::testdata::already_patched`); a case folder
+//! not listed here still runs, in `unlisted_cases_run_too`. `UPDATE_GOLDEN=1 cargo test golden`
+//! rewrites the expectations; review the diff before committing it. The kit also checks that the
+//! hook is idempotent on every output; request cases are also checked for losslessness here.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,65 +19,126 @@
     clippy::panic
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use xds_hook::format::{self, Format};
-use xds_hook::{Config, Hook};
+use xds_hook::golden::{self, CaseResult};
+use xds_hook::{Config, Hook, format};
 
 use crate::support;
 
-fn run_case(dir: &Path) -> Result<(), String> {
-    let config_path = dir.join("config.yaml");
-    let config = if config_path.exists() {
-        Config::from_file(&config_path).map_err(|e| e.to_string())?
-    } else {
-        Config::default()
-    };
-    let annotation = config.selection.route_annotation.clone();
-    let hook = Hook::new(config);
-    let request = format::read_request(&dir.join("input.yaml")).map_err(|e| e.to_string())?;
-    let outcome = hook.post_translate_modify(request.clone());
-    support::assert_nothing_lost(&request, &outcome.response);
-
-    let again = hook.post_translate_modify(support::as_request(&outcome.response));
-    if again.response != outcome.response {
-        return Err(format!("{}: not idempotent", dir.display()));
+/// Runs one case folder through the kit and fails with its diffs.
+fn check(dir: &Path) {
+    let result = golden::run_case(dir, &Config::default(), support::updating());
+    if let CaseResult::Failed(problems) = &result {
+        panic!("{} failed:\n{}", dir.display(), problems.join("\n"));
     }
-
-    let yaml =
-        format::encode_response(&outcome.response, Format::Yaml).map_err(|e| e.to_string())?;
-    let mut problems = Vec::new();
-    if let Err(e) =
-        support::check_golden(&dir.join("output.yaml"), &String::from_utf8(yaml).unwrap())
-    {
-        problems.push(e);
-    }
-    if let Err(e) = support::check_golden(
-        &dir.join("explain.txt"),
-        &outcome.report.explain(&annotation),
-    ) {
-        problems.push(e);
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("\n"))
+    let input = dir.join("input.yaml");
+    if dir.parent().is_some_and(|p| p.ends_with("testdata")) {
+        let config = match dir.join("config.yaml") {
+            path if path.exists() => Config::from_file(&path).unwrap(),
+            _ => Config::default(),
+        };
+        let request = format::read_request(&input).unwrap();
+        let outcome = Hook::new(config).post_translate_modify(request.clone());
+        support::assert_nothing_lost(&request, &outcome.response);
     }
 }
 
-#[test]
-fn golden_cases() {
-    let cases = support::subdirs(&support::repo().join("testdata"));
-    let failures: Vec<String> = cases.iter().filter_map(|dir| run_case(dir).err()).collect();
-    assert!(
-        failures.is_empty(),
-        "{} golden case(s) failed:\n{}",
-        failures.len(),
-        failures.join("\n\n")
+/// One test per case folder of `$dir` (names with `_` for `-`).
+macro_rules! cases {
+    ($dir:literal: $($case:ident),* $(,)?) => {
+        /// The case folders listed in this module.
+        pub const LISTED: &[&str] = &[$(stringify!($case)),*];
+        $(
+            #[test]
+            fn $case() {
+                super::check(&super::case_dir($dir, stringify!($case)));
+            }
+        )*
+    };
+}
+
+fn case_dir(dir: &str, case: &str) -> PathBuf {
+    support::repo().join(dir).join(case.replace('_', "-"))
+}
+
+mod testdata {
+    cases!("testdata":
+        aigw_names_eds,
+        aigw_names_group_count,
+        aigw_names_per_backend_clusters,
+        aigw_names_rule_cluster,
+        already_patched,
+        annotation_false_and_no_metadata,
+        clusters_only,
+        custom_filter_order_conflict,
+        custom_response_before_auth,
+        default_and_team_a,
+        eg_internal_listeners,
+        existing_filters_ordering,
+        existing_route_metadata,
+        gateway_in_envoy_gateway_namespace,
+        gateway_in_envoy_gateway_system,
+        gateway_opt_in_annotation,
+        http_and_tcp_chains,
+        https_sni_chains,
+        inline_route_config,
+        malformed_hcm_type,
+        missing_route_config,
+        mixed_namespaces_and_schemes,
+        namespace_allow_list,
+        nothing_annotated,
+        placement_before_lua,
+        placement_configured,
+        processor_cluster_present,
+        shared_route_config,
+        upstream_already_patched,
+        upstream_eds_cluster,
+        upstream_existing_protocol_options,
+        upstream_no_codec,
+        upstream_several_namespaces,
+        upstream_shared_cluster,
+        upstream_weighted_clusters,
     );
+}
+
+mod captured {
+    cases!("tests/data/captured":
+        admin_config_dump_snake_case,
+        envoy_proxy_already_patched,
+        envoy_proxy_two_pods,
+        translate_routes_only_json,
+        translate_three_gateways,
+    );
+}
+
+#[test]
+fn unlisted_cases_run_too() {
+    let mut unlisted = Vec::new();
+    for (dir, listed) in [
+        ("testdata", testdata::LISTED),
+        ("tests/data/captured", captured::LISTED),
+    ] {
+        for case in golden::cases(&support::repo().join(dir)).unwrap() {
+            let name = case
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .replace('-', "_");
+            if !listed.contains(&name.as_str()) {
+                check(&case);
+                unlisted.push(case.display().to_string());
+            }
+        }
+    }
+    if !unlisted.is_empty() {
+        eprintln!(
+            "golden cases without their own test (add them to tests/golden.rs): {}",
+            unlisted.join(", ")
+        );
+    }
     assert!(
-        cases.len() >= 15,
-        "expected at least 15 golden cases, found {}",
-        cases.len()
+        testdata::LISTED.len() >= 15,
+        "expected at least 15 golden cases"
     );
 }

@@ -1,6 +1,7 @@
 //! Integration tests, one binary (see `autotests = false` in Cargo.toml).
 
 mod bad_input;
+mod captured;
 mod cli;
 mod contract;
 mod corpus;
@@ -11,6 +12,7 @@ mod dataplane_aigw;
 mod deploy;
 mod eg_calls;
 mod envoy;
+mod explain;
 mod fuzz;
 mod golden;
 mod hostile;

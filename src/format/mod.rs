@@ -6,9 +6,17 @@
 //! goes through a descriptor pool of the whole Envoy API (built into the binary at compile
 //! time) with `prost-reflect`. Errors carry the JSON path of the offending value.
 //!
+//! What a JSON or YAML file holds is told from its content, not its name ([`read_input`]): a
+//! request, or one of the dumps users capture with `egctl` or Envoy's admin interface
+//! ([`dump`]).
+//!
 //! JSON cannot carry protobuf fields unknown to our compiled API; `.pb` keeps them.
 
+pub mod dump;
 mod empty_any;
+pub mod gateway_api;
+pub mod node;
+pub mod section;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -19,6 +27,8 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Serialize
 use crate::contract::{
     FILE_DESCRIPTOR_SET, PostTranslateModifyRequest, PostTranslateModifyResponse,
 };
+pub use dump::{Dump, DumpGateway, DumpKind};
+pub use node::{KeyPath, Node};
 
 /// Full name of the request message.
 pub const REQUEST_MESSAGE: &str = "envoygateway.extension.PostTranslateModifyRequest";
@@ -79,6 +89,54 @@ impl Format {
             Some("json") => Ok(Format::Json),
             Some("yaml" | "yml") => Ok(Format::Yaml),
             _ => Err(FormatError::UnknownExtension(path.display().to_string())),
+        }
+    }
+}
+
+/// How a JSON document spells protobuf field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStyle {
+    /// lowerCamelCase, the proto3 JSON mapping (`egctl`, EG's test data, this crate's output).
+    Camel,
+    /// The field names of the `.proto` files (Envoy's admin `/config_dump`).
+    Snake,
+}
+
+/// A captured input: a request, or a dump holding one request per Gateway.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A `PostTranslateModifyRequest` (`.pb`, `.json`, `.yaml`, or a directory of resource lists).
+    Request(PostTranslateModifyRequest),
+    /// An `egctl` or Envoy admin dump.
+    Dump(Dump),
+}
+
+/// Reads any input: a directory of resource lists, a `.pb` request, or a `.json`/`.yaml`
+/// document whose shape is told from its keys (a request or a dump).
+pub fn read_input(path: &Path) -> Result<Input, FormatError> {
+    let format = if path.is_dir() {
+        None
+    } else {
+        Some(Format::from_path(path)?)
+    };
+    match format {
+        None | Some(Format::Protobuf) => read_request(path).map(Input::Request),
+        Some(format) => decode_input(&read(path)?, format),
+    }
+}
+
+/// Decodes a `.json`/`.yaml` document of any shape (a `.pb` is always a request).
+pub fn decode_input(bytes: &[u8], format: Format) -> Result<Input, FormatError> {
+    let doc: Node = match format {
+        Format::Protobuf => return decode_request(bytes, format).map(Input::Request),
+        Format::Json => parse_json(bytes, "input")?,
+        Format::Yaml => parse_yaml(bytes, "input")?,
+    };
+    match dump::detect(doc)? {
+        dump::Detected::Dump(dump) => Ok(Input::Dump(dump)),
+        dump::Detected::Request(doc) => {
+            let binary = text_to_binary(&doc.to_value(), REQUEST_MESSAGE, "request")?;
+            decode_binary(&binary, REQUEST_MESSAGE).map(Input::Request)
         }
     }
 }
@@ -159,6 +217,15 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), FormatError> {
 
 /// Renders an encoded message of type `full_name` as canonical proto3 JSON.
 pub fn to_json(binary: &[u8], full_name: &str) -> Result<serde_json::Value, FormatError> {
+    to_json_styled(binary, full_name, KeyStyle::Camel)
+}
+
+/// Renders an encoded message of type `full_name` as proto3 JSON with field names in `style`.
+pub fn to_json_styled(
+    binary: &[u8],
+    full_name: &str,
+    style: KeyStyle,
+) -> Result<serde_json::Value, FormatError> {
     let descriptor = descriptor(full_name)?;
     let marked = empty_any::mark_untyped(binary, &descriptor).map_err(|e| FormatError::Text {
         what: full_name.to_owned(),
@@ -170,7 +237,9 @@ pub fn to_json(binary: &[u8], full_name: &str) -> Result<serde_json::Value, Form
             what: full_name.to_owned(),
             message: source.to_string(),
         })?;
-    let options = SerializeOptions::new().skip_default_fields(true);
+    let options = SerializeOptions::new()
+        .skip_default_fields(true)
+        .use_proto_field_name(style == KeyStyle::Snake);
     let mut value = message
         .serialize_with_options(serde_json::value::Serializer, &options)
         .map_err(|e| FormatError::Text {
@@ -220,27 +289,38 @@ fn deserialize_with_path(
 fn encode_message(binary: &[u8], full_name: &str, format: Format) -> Result<Vec<u8>, FormatError> {
     match format {
         Format::Protobuf => Ok(binary.to_vec()),
+        Format::Json | Format::Yaml => encode_text(&to_json(binary, full_name)?, format, full_name),
+    }
+}
+
+/// Writes a value as pretty JSON (ending in a newline) or YAML, the two text forms every file
+/// of this crate uses. `.pb` has no text form: an error naming `what`.
+pub fn encode_text<T: serde::Serialize>(
+    value: &T,
+    format: Format,
+    what: &str,
+) -> Result<Vec<u8>, FormatError> {
+    let failed = |message: String| FormatError::Text {
+        what: what.to_owned(),
+        message,
+    };
+    match format {
         Format::Json => {
-            let value = to_json(binary, full_name)?;
-            let mut text = serde_json::to_vec_pretty(&value).map_err(|e| FormatError::Text {
-                what: full_name.to_owned(),
-                message: e.to_string(),
-            })?;
+            let mut text = serde_json::to_vec_pretty(value).map_err(|e| failed(e.to_string()))?;
             text.push(b'\n');
             Ok(text)
         }
         Format::Yaml => {
-            let value = to_json(binary, full_name)?;
             // Plain scalars only: type URLs are long, and folded ones are hard to grep.
             let mut options = serde_saphyr::SerializerOptions::default();
             options.prefer_block_scalars = false;
-            serde_saphyr::to_string_with_options(&value, options)
+            serde_saphyr::to_string_with_options(value, options)
                 .map(String::into_bytes)
-                .map_err(|e| FormatError::Text {
-                    what: full_name.to_owned(),
-                    message: e.to_string(),
-                })
+                .map_err(|e| failed(e.to_string()))
         }
+        Format::Protobuf => Err(failed(
+            "has no protobuf form: write .json or .yaml".to_owned(),
+        )),
     }
 }
 
@@ -258,19 +338,26 @@ fn read(path: &Path) -> Result<Vec<u8>, FormatError> {
     })
 }
 
-fn parse_json(bytes: &[u8], what: &str) -> Result<serde_json::Value, FormatError> {
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, FormatError> {
     serde_json::from_slice(bytes).map_err(|e| FormatError::Text {
         what: what.to_owned(),
         message: e.to_string(),
     })
 }
 
-fn parse_yaml(bytes: &[u8], what: &str) -> Result<serde_json::Value, FormatError> {
+/// YAML as the YAML 1.2 core schema reads it: only `true` and `false` are booleans (`y`, `on`,
+/// `no` stay strings, as in JSON and as `egctl` means them).
+pub(crate) fn parse_yaml<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, FormatError> {
     let text = std::str::from_utf8(bytes).map_err(|e| FormatError::Text {
         what: what.to_owned(),
         message: e.to_string(),
     })?;
-    serde_saphyr::from_str(text).map_err(|e| FormatError::Text {
+    let mut options = serde_saphyr::Options::default();
+    options.strict_booleans = true;
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| FormatError::Text {
         what: what.to_owned(),
         message: e.to_string(),
     })

@@ -4,15 +4,60 @@
 //! per call), per-chain and per-route details (DEBUG, or the explain table), and hints for the
 //! common "nothing was selected" mistakes. Every line names its place with the same paths the
 //! code uses (`listener "x" filter_chains[2]`).
+//!
+//! The views (`text`, `json`, `graph`, and `route` for one HTTPRoute) only render what the
+//! report holds: none of them decides anything, so none can disagree with what was done.
 
+pub mod graph;
+pub mod json;
+mod lines;
+pub mod route;
+mod text;
 mod upstream;
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 
-use crate::index::{ChainKind, Index, Ownership};
+use serde::Serialize;
+
+use crate::index::Index;
 use crate::mutate::cluster::ProcessorCluster;
-use crate::select::{ChainDecision, ChainSkip, Decisions, RouteDecision};
-pub use upstream::{ClusterLine, ClusterOutcome, UpstreamReport, route_subject};
+use crate::select::{ChainDecision, ChainSkip, Decisions};
+pub use lines::{ChainLine, OwnerRef, RouteLine, chain_place, chain_verdict, route_verdict};
+pub use text::explain_sections;
+pub use upstream::{ClusterLine, ClusterOutcome, UpstreamReport, route_name, route_subject};
+
+/// Where a call's request came from, when the input held several Gateways (an `egctl` or Envoy
+/// admin dump).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    /// The Gateway or pod, `namespace/name`, as `--gateway` takes it; empty for an Envoy
+    /// `/config_dump` (one proxy).
+    pub name: String,
+    /// How sections are titled: `Gateway default/eg`, `pod ns/envoy-…`, `Envoy config dump`.
+    pub title: String,
+    /// Where its xDS is in the input (`xds["default/eg"]`); empty when it is the whole input.
+    pub path: String,
+}
+
+impl Origin {
+    /// The title, with the place in the input when there is one.
+    pub fn heading(&self) -> String {
+        if self.path.is_empty() {
+            self.title.clone()
+        } else {
+            format!("{} ({})", self.title, self.path)
+        }
+    }
+}
+
+/// One call's report in a view, with where its request came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Section<'a> {
+    /// The Gateway or pod, for a dump; `None` for a lone request.
+    pub origin: Option<&'a Origin>,
+    /// The report; `None` when there was nothing to call the hook on.
+    pub report: Option<&'a Report>,
+}
 
 /// What happened to one route configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,14 +89,16 @@ pub struct Report {
     pub resources_in: [usize; 4],
 }
 
-/// Counters for one call.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Counters for one call (in `--format json` under these names, camelCased).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Summary {
     /// Listeners in the request.
     pub listeners: usize,
     /// Filter chains patched now.
     pub chains_patched: usize,
     /// Filter chains that already had the processor.
+    #[serde(rename = "chainsAlreadyPatched")]
     pub chains_already: usize,
     /// Filter chains skipped.
     pub chains_skipped: usize,
@@ -140,122 +187,11 @@ impl Report {
             tracing::debug!(listener = %line.listener, chain = %line.chain, decision = line.decision, reason = %line.reason, "chain");
         }
         for line in self.route_lines() {
-            tracing::debug!(route_config = %line.route_config, virtual_host = %line.virtual_host, route = %line.route, namespace = %line.namespace, decision = line.decision, reason = %line.reason, "route");
+            tracing::debug!(route_config = %line.route_config, virtual_host = %line.virtual_host, route = %line.route, namespace = %line.owner.as_ref().map_or("", |o| o.namespace.as_str()), decision = line.decision, reason = %line.reason, "route");
         }
         for line in self.upstream.lines(&self.index) {
             tracing::debug!(cluster = %line.subject, decision = line.decision, reason = %line.reason, "upstream");
         }
-    }
-
-    /// Per-chain lines, in request order.
-    pub fn chain_lines(&self) -> Vec<ChainLine> {
-        let mut lines = Vec::new();
-        for (listener, decisions) in self.index.listeners.iter().zip(&self.decisions.listeners) {
-            let chains = match &listener.chains {
-                Ok(chains) => chains,
-                Err(e) => {
-                    lines.push(ChainLine {
-                        listener: listener.name.clone(),
-                        chain: "-".to_owned(),
-                        decision: "skipped",
-                        reason: format!("malformed listener, left as is: {e}"),
-                    });
-                    continue;
-                }
-            };
-            if chains.is_empty() {
-                lines.push(ChainLine {
-                    listener: listener.name.clone(),
-                    chain: "-".to_owned(),
-                    decision: "skipped",
-                    reason: "no filter chains".to_owned(),
-                });
-            }
-            for (chain, decision) in chains.iter().zip(decisions) {
-                let mut place = chain.locator.to_string();
-                if !chain.name.is_empty() {
-                    let _ = write!(place, " ({})", chain.name);
-                }
-                let (decision, reason) = match decision {
-                    ChainDecision::Patch(insertion) => {
-                        let route_config = match &chain.kind {
-                            ChainKind::Http(http) => http.route_config.as_str(),
-                            _ => "",
-                        };
-                        let reason = format!(
-                            "route config {route_config:?} has selected routes; {}",
-                            insertion.placement
-                        );
-                        ("patched", reason)
-                    }
-                    ChainDecision::AlreadyPatched => {
-                        ("unchanged", "processor filter already present".to_owned())
-                    }
-                    ChainDecision::Skip(skip) => ("skipped", skip.to_string()),
-                };
-                lines.push(ChainLine {
-                    listener: listener.name.clone(),
-                    chain: place,
-                    decision,
-                    reason,
-                });
-            }
-        }
-        lines
-    }
-
-    /// Per-route lines, in request order.
-    pub fn route_lines(&self) -> Vec<RouteLine> {
-        let mut lines = Vec::new();
-        let configs = self
-            .index
-            .route_configs
-            .iter()
-            .zip(&self.decisions.route_configs);
-        for ((rc, decision), change) in configs.zip(&self.route_changes) {
-            let vhosts = match &rc.virtual_hosts {
-                Ok(vhosts) => vhosts,
-                Err(e) => {
-                    lines.push(RouteLine::whole(
-                        &rc.name,
-                        "skipped",
-                        format!("malformed route config, left as is: {e}"),
-                    ));
-                    continue;
-                }
-            };
-            if let Change::Failed(e) = change {
-                lines.push(RouteLine::whole(
-                    &rc.name,
-                    "skipped",
-                    format!("left as is, cannot edit: {e}"),
-                ));
-            }
-            for (vhost, route_decisions) in vhosts.iter().zip(&decision.virtual_hosts) {
-                for (route, route_decision) in vhost.routes.iter().zip(route_decisions) {
-                    let namespace = match route.owner.ownership(rc) {
-                        Ownership::Owned(owner) => owner.namespace.clone(),
-                        _ => String::new(),
-                    };
-                    let (decision, reason) = match route_decision {
-                        RouteDecision::Selected(name) if *change == Change::Unchanged => {
-                            ("selected", format!("HTTPRoute {name}, already enabled"))
-                        }
-                        RouteDecision::Selected(name) => ("selected", format!("HTTPRoute {name}")),
-                        RouteDecision::NotSelected(why) => ("not selected", why.to_string()),
-                    };
-                    lines.push(RouteLine {
-                        route_config: rc.name.clone(),
-                        virtual_host: rc.text(vhost.name).to_owned(),
-                        route: rc.text(route.name).to_owned(),
-                        namespace,
-                        decision,
-                        reason,
-                    });
-                }
-            }
-        }
-        lines
     }
 
     /// Hints for the usual reasons nothing is selected.
@@ -284,159 +220,6 @@ impl Report {
             ));
         }
         hints
-    }
-
-    /// The `explain` table.
-    pub fn explain(&self, route_annotation: &str) -> String {
-        let mut out = String::new();
-        let chains = self.chain_lines();
-        let _ = writeln!(out, "LISTENER CHAINS");
-        let rows: Vec<[&str; 4]> = chains
-            .iter()
-            .map(|l| {
-                [
-                    l.listener.as_str(),
-                    l.chain.as_str(),
-                    l.decision,
-                    l.reason.as_str(),
-                ]
-            })
-            .collect();
-        table(&mut out, ["listener", "chain", "decision", "reason"], &rows);
-
-        let routes = self.route_lines();
-        let _ = writeln!(out, "\nROUTES");
-        let rows: Vec<[&str; 5]> = routes
-            .iter()
-            .map(|l| {
-                [
-                    l.route_config.as_str(),
-                    l.virtual_host.as_str(),
-                    l.route.as_str(),
-                    l.decision,
-                    l.reason.as_str(),
-                ]
-            })
-            .collect();
-        table(
-            &mut out,
-            [
-                "route config",
-                "virtual host",
-                "route",
-                "decision",
-                "reason",
-            ],
-            &rows,
-        );
-
-        let _ = writeln!(out, "\nCLUSTERS");
-        let cluster = match self.processor_cluster {
-            Some(ProcessorCluster::Added) => "processor cluster added".to_owned(),
-            Some(ProcessorCluster::Present(i)) => {
-                format!("processor cluster already present (clusters[{i}])")
-            }
-            None => "processor cluster not needed: nothing selected".to_owned(),
-        };
-        let _ = writeln!(out, "{cluster}");
-        let upstream = self.upstream.lines(&self.index);
-        if !upstream.is_empty() {
-            let rows: Vec<[&str; 3]> = upstream
-                .iter()
-                .map(|l| [l.subject.as_str(), l.decision, l.reason.as_str()])
-                .collect();
-            table(&mut out, ["cluster", "decision", "reason"], &rows);
-        }
-
-        let s = self.summary();
-        let _ = writeln!(
-            out,
-            "\nSUMMARY\n{} listeners; chains: {} patched, {} already patched, {} skipped; \
-             routes: {} of {} selected; route configs patched: {}; backend clusters: {} of {} patched; \
-             undecodable resources (left as is): {}",
-            s.listeners,
-            s.chains_patched,
-            s.chains_already,
-            s.chains_skipped,
-            s.routes_selected,
-            s.routes,
-            s.route_configs_patched,
-            s.clusters_patched,
-            s.backend_clusters,
-            s.malformed
-        );
-        for hint in self.hints(route_annotation) {
-            let _ = writeln!(out, "hint: {hint}");
-        }
-        out
-    }
-}
-
-/// One chain of the report.
-#[derive(Debug, Clone)]
-pub struct ChainLine {
-    /// Listener name.
-    pub listener: String,
-    /// Chain locator and name.
-    pub chain: String,
-    /// `patched`, `unchanged` or `skipped`.
-    pub decision: &'static str,
-    /// Why.
-    pub reason: String,
-}
-
-/// One route of the report.
-#[derive(Debug, Clone)]
-pub struct RouteLine {
-    /// Route configuration name.
-    pub route_config: String,
-    /// Virtual host name.
-    pub virtual_host: String,
-    /// Route name.
-    pub route: String,
-    /// HTTPRoute namespace, if known.
-    pub namespace: String,
-    /// `selected`, `not selected` or `skipped`.
-    pub decision: &'static str,
-    /// Why.
-    pub reason: String,
-}
-
-impl RouteLine {
-    fn whole(route_config: &str, decision: &'static str, reason: String) -> Self {
-        Self {
-            route_config: route_config.to_owned(),
-            virtual_host: "-".to_owned(),
-            route: "-".to_owned(),
-            namespace: String::new(),
-            decision,
-            reason,
-        }
-    }
-}
-
-/// Writes rows as aligned columns; the last column is not padded.
-fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[&str; N]]) {
-    let mut widths = header.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut line = |cells: &[&str; N]| {
-        let mut text = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                text.push_str(cell);
-            } else {
-                let _ = write!(text, "{cell:<w$}  ");
-            }
-        }
-        let _ = writeln!(out, "{}", text.trim_end());
-    };
-    line(&header.map(|h| h));
-    for row in rows {
-        line(row);
     }
 }
 

@@ -57,11 +57,7 @@ impl UpstreamReport {
     pub fn lines(&self, index: &Index) -> Vec<ClusterLine> {
         let clusters = self.clusters.iter().map(|c| ClusterLine {
             subject: format!("cluster {:?}", c.name),
-            decision: match (&c.decision, &c.change) {
-                (ClusterDecision::Skip(_), _) => "skipped",
-                (_, Change::Changed) => "patched",
-                _ => "unchanged",
-            },
+            decision: c.verdict(),
             reason: cluster_reason(c),
         });
         let unresolved = self.unresolved.iter().map(|u| ClusterLine {
@@ -70,6 +66,22 @@ impl UpstreamReport {
             reason: u.reason.to_string(),
         });
         clusters.chain(unresolved).collect()
+    }
+}
+
+impl ClusterOutcome {
+    /// What happened to it in words: `patched`, `unchanged` or `skipped`.
+    pub fn verdict(&self) -> &'static str {
+        match (&self.decision, &self.change) {
+            (ClusterDecision::Skip(_), _) => "skipped",
+            (_, Change::Changed) => "patched",
+            _ => "unchanged",
+        }
+    }
+
+    /// Why, and what its hosts are told.
+    pub fn reason(&self) -> String {
+        cluster_reason(self)
     }
 }
 
@@ -121,16 +133,19 @@ fn patch_reason(patch: &UpstreamPatch) -> String {
 
 /// How the report names a selected route whose clusters cannot be followed.
 pub fn route_subject(index: &Index, u: &Unresolved) -> String {
-    let route = index.route_configs.get(u.route_config).and_then(|rc| {
-        let vhosts = rc.virtual_hosts.as_ref().ok()?;
-        let route = vhosts.get(u.virtual_host)?.routes.get(u.route)?;
-        Some(rc.text(route.name))
-    });
-    match route {
+    match route_name(index, u) {
         Some(name) => format!("route {name:?}"),
         None => format!(
             "route_configs[{}] virtual_hosts[{}] routes[{}]",
             u.route_config, u.virtual_host, u.route
         ),
     }
+}
+
+/// The name of a selected route whose clusters cannot be followed, when the index has it.
+pub fn route_name<'a>(index: &'a Index, u: &Unresolved) -> Option<&'a str> {
+    let rc = index.route_configs.get(u.route_config)?;
+    let vhosts = rc.virtual_hosts.as_ref().ok()?;
+    let route = vhosts.get(u.virtual_host)?.routes.get(u.route)?;
+    Some(rc.text(route.name))
 }

@@ -68,29 +68,6 @@ pub fn updating() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
 }
 
-/// Compares `actual` with the golden file at `path` (or rewrites it under UPDATE_GOLDEN=1).
-/// Returns a readable diff on mismatch.
-pub fn check_golden(path: &Path, actual: &str) -> Result<(), String> {
-    if updating() {
-        std::fs::write(path, actual).unwrap();
-        return Ok(());
-    }
-    let expected = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
-            path.display()
-        )
-    })?;
-    if expected == actual {
-        return Ok(());
-    }
-    let diff = similar::TextDiff::from_lines(expected.as_str(), actual)
-        .unified_diff()
-        .header("expected", "actual")
-        .to_string();
-    Err(format!("{} differs:\n{diff}", path.display()))
-}
-
 /// Asserts that every input resource of every kind is in the response, in input order (listeners
 /// and route configs by name), and that input clusters and secrets come back byte-identical.
 /// (Unpatched listeners and route configs: see `hostile::assert_unpatched_identical`.)
