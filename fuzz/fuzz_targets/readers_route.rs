@@ -1,0 +1,15 @@
+//! Differential: the index's fast RouteConfig reader against its exact, decoding path, on any
+//! bytes (`xds_hook::index::differential`). Where the fast reader answers, the answers must be
+//! equal to the byte; a disagreement is a crash.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use xds_hook::index::differential::{Pair, readers_agree};
+
+fuzz_target!(|data: &[u8]| {
+    let bytes = bytes::Bytes::copy_from_slice(data);
+    if let Err(disagreement) = readers_agree(Pair::RouteConfig, &bytes) {
+        panic!("{disagreement}");
+    }
+});
