@@ -69,9 +69,9 @@ fn set_in_metadata(md: &[u8], entries: Entries<'_>) -> Result<Option<Vec<u8>>, W
         let entry = entry?;
         if wire::single_len(entry, map_entry::KEY)? == Some(entries.namespace.as_bytes()) {
             let value = wire::single_len(entry, map_entry::VALUE)?.unwrap_or_default();
-            let decoded = Struct::decode(value).map_err(|e| WireError::Malformed {
-                offset: 0,
-                reason: format!("filter_metadata[{:?}]: {e}", entries.namespace),
+            let decoded = Struct::decode(value).map_err(|source| WireError::Undecodable {
+                what: format!("filter_metadata[{:?}]", entries.namespace),
+                source,
             })?;
             ours = Some((i, decoded));
         }
