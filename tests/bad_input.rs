@@ -1,13 +1,6 @@
 //! Broken resources never panic and are never dropped: each is returned as it came, with a
 //! reason in the report, while the rest of the request is still processed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use bytes::Bytes;
 use xds_hook::select::{ChainDecision, ChainSkip};
 use xds_hook::wire;

@@ -3,13 +3,6 @@
 //! same document with only the resources the hook changed replaced: every other key kept, in
 //! order, in the input's key style.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::path::PathBuf;
 
 use xds_hook::format::{self, Dump, DumpKind, Format, Input, Node};

@@ -1,12 +1,5 @@
 //! The `xds-hook` binary: apply/explain on captured requests, and its exit codes.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::process::Command;
 
 use prost::Message;

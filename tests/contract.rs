@@ -1,12 +1,5 @@
 //! The hand-written wire structs match the contract in `proto/` field for field.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use prost_reflect::{Kind, MessageDescriptor};
 use xds_hook::format::descriptor;
 

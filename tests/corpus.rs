@@ -2,13 +2,6 @@
 //! copied here): the hook changes nothing when no route is annotated, patches every chain
 //! whose routes are annotated, loses nothing, and is idempotent.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::path::Path;
 
 use serde_json::{Value, json};

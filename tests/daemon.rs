@@ -2,13 +2,6 @@
 //! limits and deadlines, warnings, startup failures. Everything on 127.0.0.1 or in a temp
 //! dir, every wait bounded.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 pub mod harness;
 
 use std::net::TcpStream;

@@ -1,13 +1,6 @@
 //! The real binary over TLS: server TLS, mTLS refusing clients without a certificate, and
 //! certificate rotation on disk picked up without a restart. Certificates are made here.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

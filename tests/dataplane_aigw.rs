@@ -13,13 +13,6 @@
 //! position); and a hand-annotated HTTPRoute the AI Gateway did not generate, whose derived
 //! name the processor does not know.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -5,13 +5,6 @@
 //! limits that the Deployment, Service, ConfigMap, certificates and the `EnvoyGateway`
 //! configuration must share. A renamed port or Secret fails here, not in a rollout.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::path::PathBuf;
 use std::time::Duration;
 

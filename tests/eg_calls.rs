@@ -9,13 +9,6 @@
 //! The default run is short (3 replicas × 8 Gateways, KiB to a few MiB). `XDS_HOOK_EG_LOAD=1`
 //! runs the long one (4 replicas × 60 Gateways, up to a fleet of 11 MiB) and prints figures.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

@@ -10,13 +10,6 @@
 //! Inputs that cannot load in Envoy themselves are listed with their reason; for those the
 //! output must fail exactly as the input does (the hook made nothing worse), or validate.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

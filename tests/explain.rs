@@ -4,13 +4,6 @@
 //! mistake. The graphs' rendering with Graphviz is not run here (CI has no `dot`); the README
 //! says how it was checked.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::collections::BTreeSet;
 use std::process::{Command, Output};
 

@@ -5,13 +5,6 @@
 //! `fuzz/`: once fixed, each becomes an ordinary test next to the behaviour it breaks
 //! (`bad_input`, `hostile`), so a regression fails `cargo test` on stable.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::process::Command;
 
 use crate::support;

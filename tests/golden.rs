@@ -12,13 +12,6 @@
 //! rewrites the expectations; review the diff before committing it. The kit also checks that the
 //! hook is idempotent on every output; request cases are also checked for losslessness here.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::path::{Path, PathBuf};
 
 use xds_hook::golden::{self, CaseResult};

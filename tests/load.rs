@@ -9,13 +9,6 @@
 //! `XDS_HOOK_LOAD=1` runs the long one: `fleet`-sized requests for `XDS_HOOK_LOAD_SECS`
 //! (default 60) seconds; it prints its figures.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

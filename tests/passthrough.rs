@@ -1,13 +1,6 @@
 //! Nothing the hook receives is lost: fields unknown to our compiled Envoy API, and `Any`
 //! payloads of unknown types, survive byte for byte in patched and unpatched resources.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use bytes::Bytes;
 use xds_hook::{Config, Hook};
 

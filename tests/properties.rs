@@ -5,13 +5,6 @@
 //!
 //! `PROPTEST_CASES` sets the number of cases (default 64, which keeps `cargo test` quick).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::collections::HashSet;
 
 use proptest::prelude::*;

@@ -1,12 +1,5 @@
 //! The gRPC server over loopback: the six RPCs, status codes and size limits.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::time::Duration;
 
 use bytes::Bytes;

@@ -1,4 +1,15 @@
 //! Integration tests, one binary (see `autotests = false` in Cargo.toml).
+//!
+//! The library denies `unwrap`, `expect`, indexing and `panic!` (`[lints]` in Cargo.toml):
+//! input must never crash the hook. Tests are the opposite: a broken expectation should stop
+//! the test right there, so the allowances are made once, here, for every test module.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod bad_input;
 mod captured;

@@ -2,13 +2,6 @@
 //! HTTP chains; both naming schemes; owner metadata), annotated routes selected by the default
 //! configuration and nothing else, and the same bytes for the same seed.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::collections::HashSet;
 
 use envoy_types::pb::envoy::config::listener::v3::Listener;

@@ -2,13 +2,6 @@
 //! addresses, talk to its admin port, feed a call's body by hand, signal it, wait for it.
 //! Everything on 127.0.0.1 or in a temp dir, every wait bounded.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;

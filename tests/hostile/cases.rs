@@ -1,12 +1,5 @@
 //! The table: each hostile input with its name and the outcome it must have.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use bytes::Bytes;
 use prost::encoding::{WireType, encode_key};
 use xds_hook::wire::put_varint;

@@ -1,12 +1,5 @@
 //! Building hostile inputs: a small EG-shaped request, and wire-level surgery on it.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use prost::Message;
 use prost::encoding::WireType;
 use xds_hook::contract::PostTranslateModifyRequest;

@@ -7,13 +7,6 @@
 //! happens, nothing is lost and nothing panics. (`bad_input` covers truncation of every
 //! resource, malformed HCM bytes and split records; this table covers the rest.)
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 mod cases;
 mod inputs;
 

@@ -17,8 +17,6 @@
 //! connection cannot be made waits for it rather than failing (bounded here, so a test cannot
 //! hang).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

@@ -1,12 +1,6 @@
 //! Shared helpers for the integration tests.
 
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(dead_code)]
 
 pub mod eg_client;
 pub mod envoy_process;
