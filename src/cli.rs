@@ -193,10 +193,13 @@ pub fn main() -> ExitCode {
             format,
         } => explain(config, &input, gateway.as_deref(), route.as_ref(), format),
         Command::Test { dir, update } => test(&config, &dir, update),
-        Command::Config => {
-            print!("{}", describe(&config));
-            Ok(Done::Ok)
-        }
+        Command::Config => config
+            .to_yaml()
+            .map(|yaml| {
+                print!("{yaml}");
+                Done::Ok
+            })
+            .map_err(anyhow::Error::from),
         Command::Gen {
             preset,
             knobs,
@@ -407,64 +410,4 @@ fn generate(spec: &xds_hook::workload::Spec, output: &Path) -> anyhow::Result<()
     let request = xds_hook::workload::generate(spec);
     format::write(output, &format::encode_request(&request, out_format)?)?;
     Ok(())
-}
-
-fn describe(config: &Config) -> String {
-    let s = &config.selection;
-    let e = &config.ext_proc;
-    let server = &config.server;
-    let listen = server
-        .listen
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let tls = match &server.tls {
-        None => " null  # plaintext".to_owned(),
-        Some(t) => format!(
-            "\n    certFile: {}\n    keyFile: {}\n    clientCaFile: {}\n    reloadInterval: {}",
-            t.cert_file.display(),
-            t.key_file.display(),
-            t.client_ca_file.as_ref().map_or_else(
-                || "null  # no client certificate required".to_owned(),
-                |p| p.display().to_string()
-            ),
-            humantime::format_duration(t.reload_interval),
-        ),
-    };
-    let namespaces = s
-        .gateway_namespaces
-        .as_ref()
-        .map(|set| format!("[{}]", set.iter().cloned().collect::<Vec<_>>().join(", ")))
-        .unwrap_or_else(|| "null  # all namespaces".to_owned());
-    format!(
-        "selection:\n  routeAnnotation: {}\n  gatewayNamespaces: {}\n  gatewayAnnotation: {}\n\
-         extProc:\n  filterName: {}\n  clusterName: {}\n  socketPath: {}\n  messageTimeout: {}\n  metadataNamespace: {}\n  \
-         placement:\n    after: [{}]\n    before: [{}]\n\
-         server:\n  listen: [{}]\n  adminListen: {}\n  maxMessageBytes: {}\n  maxConcurrentCalls: {}\n  maxQueuedCalls: {}\n  queueTimeout: {}\n  maxCallTime: {}\n  configReloadInterval: {}\n  shutdownGrace: {}\n  tls:{}\n",
-        s.route_annotation,
-        namespaces,
-        s.gateway_annotation
-            .as_deref()
-            .unwrap_or("null  # no opt-in required"),
-        e.filter_name,
-        e.cluster_name,
-        e.socket_path,
-        humantime::format_duration(e.message_timeout),
-        e.metadata_namespace,
-        e.placement.after.join(", "),
-        e.placement.before.join(", "),
-        listen,
-        server
-            .admin_listen
-            .map_or_else(|| "null  # disabled".to_owned(), |a| a.to_string()),
-        server.max_message_bytes,
-        server.max_concurrent_calls,
-        server.max_queued_calls,
-        humantime::format_duration(server.queue_timeout),
-        humantime::format_duration(server.max_call_time),
-        humantime::format_duration(server.config_reload_interval),
-        humantime::format_duration(server.shutdown_grace),
-        tls,
-    )
 }

@@ -90,8 +90,10 @@ pub struct ExtProcConfig {
     pub placement: PlacementConfig,
 }
 
+mod describe;
 mod placement;
 mod server;
+pub use describe::DescribeError;
 use placement::RawPlacement;
 pub use placement::{PlacementConfig, ROUTER};
 use server::RawServer;
