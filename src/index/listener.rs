@@ -132,12 +132,6 @@ pub struct HttpFilterEntry {
 }
 
 impl ListenerEntry {
-    /// Indexes one encoded listener.
-    pub fn read(bytes: &Bytes) -> Self {
-        // Read off the wire; the same answer as decoding, without building what is not kept.
-        super::listener_scan::read(bytes).unwrap_or_else(|| Self::read_exact(bytes))
-    }
-
     /// Indexes one encoded listener by decoding it with the prost views.
     pub(super) fn read_exact(bytes: &Bytes) -> Self {
         match ListenerView::decode(bytes.clone()) {

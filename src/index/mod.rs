@@ -21,6 +21,7 @@ mod owner_wire;
 mod records;
 mod route;
 mod scan;
+mod text;
 
 use std::borrow::Cow;
 
@@ -52,11 +53,11 @@ pub struct Index {
 impl Index {
     /// Reads every listener and route configuration of a request, and every cluster's name.
     pub fn build(listeners: &[Bytes], route_configs: &[Bytes], clusters: &[Bytes]) -> Self {
-        let listeners = listeners.iter().map(ListenerEntry::read).collect();
+        let listeners = listeners.iter().map(read_listener).collect();
         let mut scratch = scan::Scratch::default();
         let route_configs: Vec<RouteConfigEntry> = route_configs
             .iter()
-            .map(|bytes| RouteConfigEntry::read_reusing(bytes, &mut scratch))
+            .map(|bytes| read_route_config(bytes, &mut scratch))
             .collect();
         let by_name = Names::new(route_configs.iter().map(|rc| rc.name.as_str()));
         Self {
@@ -74,6 +75,18 @@ impl Index {
     }
 }
 
+/// Indexes one encoded listener: off the wire when the fast reader can, by decoding otherwise
+/// (the same answer, `index::differential` holds them to it).
+pub fn read_listener(bytes: &Bytes) -> ListenerEntry {
+    listener_scan::read(bytes).unwrap_or_else(|| ListenerEntry::read_exact(bytes))
+}
+
+/// Indexes one encoded route configuration, the same way; `scratch` carries lists reused
+/// across the route configurations of a request.
+fn read_route_config(bytes: &Bytes, scratch: &mut scan::Scratch) -> RouteConfigEntry {
+    scan::read(bytes, scratch).unwrap_or_else(|| RouteConfigEntry::read_exact(bytes))
+}
+
 /// The name of a resource that could not be decoded, read straight from field 1 so that the
 /// report can still point at it. Envoy's listeners, route configurations and clusters all
 /// keep their name in field 1.
@@ -83,7 +96,8 @@ pub fn fallback_name(resource: &[u8]) -> String {
 
 /// [`fallback_name`], borrowed from the resource when it is UTF-8.
 fn name_of(resource: &[u8]) -> Cow<'_, str> {
-    let name = crate::wire::first_len(resource, 1).unwrap_or_default();
+    // ListenerView::NAME, RouteConfigurationView::NAME and ClusterView::NAME are all 1.
+    let name = crate::wire::first_len(resource, crate::xds::ListenerView::NAME).unwrap_or_default();
     // `from_utf8_lossy` walks UTF-8 in chunks even when it is valid, which names always are.
     match std::str::from_utf8(name) {
         Ok(name) => Cow::Borrowed(name),

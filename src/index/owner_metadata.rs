@@ -21,7 +21,7 @@ use prost::Message;
 use super::error::{FieldPath, InvalidField, Problem};
 use super::owner::{Ownership, ownership};
 use super::owner_wire;
-use super::route::{RouteConfigEntry, Text};
+use super::text::{Source, Text};
 use crate::xds::MetadataView;
 
 /// Metadata whose owner is read when first asked for.
@@ -58,14 +58,14 @@ impl OwnerMetadata {
     /// Whether the encoded metadata contains `needle`'s bytes anywhere. `false` proves that no
     /// key or string of the metadata is `needle`; `true` proves nothing. `config` is the
     /// route configuration this metadata was indexed in.
-    pub fn mentions(&self, config: &RouteConfigEntry, needle: &Finder<'_>) -> bool {
+    pub fn mentions(&self, config: &impl Source, needle: &Finder<'_>) -> bool {
         self.bytes(config)
             .is_some_and(|metadata| needle.find(metadata).is_some())
     }
 
     /// The owner EG recorded, read now if it was not before. `config` is the route
     /// configuration this metadata was indexed in.
-    pub fn ownership(&self, config: &RouteConfigEntry) -> &Ownership {
+    pub fn ownership(&self, config: &impl Source) -> &Ownership {
         self.owner.get_or_init(|| {
             Box::new(match self.bytes(config) {
                 None => Ownership::Unknown,
@@ -74,7 +74,7 @@ impl OwnerMetadata {
         })
     }
 
-    fn bytes<'a>(&self, config: &'a RouteConfigEntry) -> Option<&'a [u8]> {
+    fn bytes<'a>(&self, config: &'a impl Source) -> Option<&'a [u8]> {
         // Metadata of another route configuration: an error of the caller, not of the input.
         Some(config.bytes(self.at?).unwrap_or_default())
     }
@@ -263,11 +263,12 @@ mod tests {
     }
 
     /// Metadata decoded as `records`, and the route configuration that holds the copy.
-    fn held(records: &[&[u8]]) -> (RouteConfigEntry, OwnerMetadata) {
+    fn held(records: &[&[u8]]) -> (crate::index::RouteConfigEntry, OwnerMetadata) {
         let records: Vec<Bytes> = records.iter().map(|r| Bytes::copy_from_slice(r)).collect();
         let mut source = b"other metadata first".to_vec();
         let owner = OwnerMetadata::copied(&records, &mut source);
-        let config = RouteConfigEntry::in_place(String::new(), Vec::new(), &source.into());
+        let config =
+            crate::index::RouteConfigEntry::in_place(String::new(), Vec::new(), &source.into());
         (config, owner)
     }
 

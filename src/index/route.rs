@@ -7,14 +7,14 @@
 //! several allocations per route. Read them through the [`RouteConfigEntry`].
 
 use std::fmt;
-use std::ops::Range;
 
 use bytes::Bytes;
 use prost::Message;
 
 use super::error::{FieldPath, InvalidField, Problem};
 use super::owner_metadata::OwnerMetadata;
-use super::scan::Scratch;
+use super::text::Source;
+pub use super::text::Text;
 use crate::xds::{RouteActionView, RouteConfigurationView, RouteView, VirtualHostView};
 
 /// One route configuration of the request.
@@ -26,51 +26,6 @@ pub struct RouteConfigEntry {
     /// The bytes its [`Text`]s and [`OwnerMetadata`] lie in: the route configuration itself,
     /// or copies of what was kept when it was decoded.
     source: Bytes,
-}
-
-/// A string or message of a route configuration, where it lies in the entry's source: read
-/// it with [`RouteConfigEntry::text`]. Protobuf messages are under 2 GiB, so 32 bits do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Text {
-    start: u32,
-    end: u32,
-}
-
-impl Text {
-    /// The range `range`, if 32 bits hold it.
-    pub(super) fn new(range: Range<usize>) -> Option<Self> {
-        Some(Self {
-            start: u32::try_from(range.start).ok()?,
-            end: u32::try_from(range.end).ok()?,
-        })
-    }
-
-    /// Where `part`, a slice of `whole`, lies in it; an empty `part` may lie anywhere.
-    pub(super) fn within(whole: &[u8], part: &[u8]) -> Option<Self> {
-        if part.is_empty() {
-            return Some(Self::default());
-        }
-        let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
-        let end = start
-            .checked_add(part.len())
-            .filter(|end| *end <= whole.len())?;
-        Self::new(start..end)
-    }
-
-    /// `part` appended to `source`, when a route configuration is decoded rather than read
-    /// in place. `source` stays under the route configuration's own size, which protobuf
-    /// keeps under 2 GiB; beyond 4 GiB the text would read as empty.
-    pub(super) fn copied(part: &[u8], source: &mut Vec<u8>) -> Self {
-        let start = source.len();
-        source.extend_from_slice(part);
-        Self::new(start..source.len()).unwrap_or_default()
-    }
-
-    /// The range, for reading the route configuration's own bytes; only meaningful for
-    /// entries read in place ([`RouteConfigEntry::is_in_place`]).
-    pub fn range(self) -> Range<usize> {
-        self.start as usize..self.end as usize
-    }
 }
 
 /// One virtual host.
@@ -115,18 +70,6 @@ pub enum Targets {
 }
 
 impl RouteConfigEntry {
-    /// Indexes one encoded route configuration.
-    pub fn read(bytes: &Bytes) -> Self {
-        Self::read_reusing(bytes, &mut Scratch::default())
-    }
-
-    /// [`RouteConfigEntry::read`], with lists reused across the route configurations of a
-    /// request.
-    pub(super) fn read_reusing(bytes: &Bytes, scratch: &mut Scratch) -> Self {
-        // Read off the wire; the same answer as decoding, without building what is not kept.
-        super::scan::read(bytes, scratch).unwrap_or_else(|| Self::read_exact(bytes))
-    }
-
     /// Read off the wire: texts and metadata stay where they are in `bytes`.
     pub(super) fn in_place(
         name: String,
@@ -256,6 +199,12 @@ impl Targets {
 
 /// Shown with texts and owners read, as the index answers for them; where they lie is not
 /// shown, so that both ways of reading a route configuration show the same.
+impl Source for RouteConfigEntry {
+    fn bytes(&self, at: Text) -> Option<&[u8]> {
+        RouteConfigEntry::bytes(self, at)
+    }
+}
+
 impl fmt::Debug for RouteConfigEntry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let virtual_hosts = match &self.virtual_hosts {
