@@ -9,10 +9,14 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto proto
 COPY src src
-# Cargo reads every target the manifest declares: the integration tests and the benches.
+# Cargo reads every target the manifest declares: the integration tests, the benches and the
+# examples.
 COPY tests tests
 COPY benches benches
-RUN cargo build --release --locked --bin xds-hook
+COPY examples examples
+# Without the default `workload` feature: the synthetic fleet generator is for tests and
+# benches, not the product.
+RUN cargo build --release --locked --no-default-features --bin xds-hook
 
 # glibc and libgcc only: the binary links nothing else (TLS is rustls).
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime

@@ -129,6 +129,7 @@ enum Command {
     /// Print the effective configuration (embedded defaults merged with --config).
     Config,
     /// Write a synthetic, deterministic EG-shaped request (for benches and experiments).
+    #[cfg(feature = "workload")]
     Gen {
         /// Size preset: small, fleet or huge.
         #[arg(long, default_value = "small")]
@@ -200,6 +201,7 @@ pub fn main() -> ExitCode {
                 Done::Ok
             })
             .map_err(anyhow::Error::from),
+        #[cfg(feature = "workload")]
         Command::Gen {
             preset,
             knobs,
@@ -394,6 +396,7 @@ fn test(config: &Config, dir: &Path, update: bool) -> anyhow::Result<Done> {
     Ok(if all_passed { Done::Ok } else { Done::NotOk })
 }
 
+#[cfg(feature = "workload")]
 fn generate_spec(
     preset: xds_hook::workload::Preset,
     knobs: &[String],
@@ -405,6 +408,7 @@ fn generate_spec(
     Ok(spec)
 }
 
+#[cfg(feature = "workload")]
 fn generate(spec: &xds_hook::workload::Spec, output: &Path) -> anyhow::Result<()> {
     let out_format = Format::from_path(output)?;
     let request = xds_hook::workload::generate(spec);

@@ -13,8 +13,9 @@
 //! front ends; [`config`] and [`format`](mod@format) handle the edges (`format` also reads the dumps users
 //! capture with `egctl` and Envoy's admin interface); [`offline`] runs the hook once per Gateway
 //! of such a capture, and [`golden`] checks captures against reviewed results; [`render`] turns
-//! a response into an Envoy bootstrap so a real Envoy can validate it; [`workload`] generates
-//! synthetic fleets for benches and tests.
+//! a response into an Envoy bootstrap so a real Envoy can validate it; `workload` (feature
+//! `workload`, on by default, off in the image) generates synthetic fleets for benches and
+//! tests.
 
 pub mod config;
 pub mod contract;
@@ -29,6 +30,7 @@ pub mod report;
 pub mod select;
 pub mod server;
 pub mod wire;
+#[cfg(any(test, feature = "workload"))]
 pub mod workload;
 pub mod xds;
 
