@@ -17,10 +17,10 @@ use crate::mutate::{
     listener::{self, ChainPatch},
     route,
 };
-use crate::report::{Change, ClusterOutcome, Report, UpstreamReport};
-use crate::select::cluster::{ClusterDecision, ClusterSkip};
+use crate::report::{ChainFailure, Change, ClusterOutcome, Report, UpstreamReport};
+use crate::select::cluster::ClusterDecision;
 use crate::select::upstream::{self, Targeted};
-use crate::select::{self, ChainDecision, ChainSkip, Policy};
+use crate::select::{self, ChainDecision, Policy};
 
 /// A configured hook: selection rules, the placement policy and the pre-encoded artefacts it
 /// inserts, all prepared once from the configuration.
@@ -69,13 +69,13 @@ impl Hook {
         } = request;
         let resources_in = [clusters.len(), secrets.len(), listeners.len(), routes.len()];
         let index = Index::build(&listeners, &routes, &clusters);
-        let mut decisions = select::decide(
+        let decisions = select::decide(
             &self.config.selection,
             &self.artifacts.filter_name,
             &self.placement,
             &index,
         );
-        self.patch_listeners(&mut listeners, &index, &mut decisions.listeners);
+        let chain_failures = self.patch_listeners(&mut listeners, &index, &decisions.listeners);
         let route_changes = self.patch_route_configs(&mut routes, &index, &decisions.route_configs);
         let upstream =
             self.patch_backend_clusters(&mut clusters, &index, &decisions, &route_changes);
@@ -94,6 +94,7 @@ impl Hook {
         let report = Report {
             index,
             decisions,
+            chain_failures,
             route_changes,
             upstream,
             processor_cluster,
@@ -110,14 +111,18 @@ impl Hook {
         }
     }
 
+    /// Makes the decided chain patches; returns the chains whose patch could not be made
+    /// (they go back as they came).
     fn patch_listeners(
         &self,
         listeners: &mut [Bytes],
         index: &Index,
-        decisions: &mut [Vec<ChainDecision>],
-    ) {
-        let entries = index.listeners.iter().zip(decisions.iter_mut());
-        for (bytes, (entry, chain_decisions)) in listeners.iter_mut().zip(entries) {
+        decisions: &[Vec<ChainDecision>],
+    ) -> Vec<ChainFailure> {
+        let mut failures = Vec::new();
+        let entries = index.listeners.iter().zip(decisions);
+        for (li, (bytes, (entry, chain_decisions))) in listeners.iter_mut().zip(entries).enumerate()
+        {
             let Ok(chains) = &entry.chains else { continue };
             let patches: Vec<ChainPatch> = chains
                 .iter()
@@ -138,13 +143,18 @@ impl Hook {
             if let Some(new_bytes) = patched.bytes {
                 *bytes = Bytes::from(new_bytes);
             }
-            for (locator, error) in patched.failed {
-                let failed = chains.iter().position(|c| c.locator == locator);
-                if let Some(decision) = failed.and_then(|i| chain_decisions.get_mut(i)) {
-                    *decision = ChainDecision::Skip(ChainSkip::Unpatchable(error.to_string()));
-                }
-            }
+            failures.extend(
+                patched
+                    .failed
+                    .into_iter()
+                    .map(|(locator, error)| ChainFailure {
+                        listener: li,
+                        locator,
+                        error: error.to_string(),
+                    }),
+            );
         }
+        failures
     }
 
     /// Prepares every cluster a selected route of a patched route configuration targets.
@@ -170,7 +180,7 @@ impl Hook {
             .filter_map(|(position, (used_by, also_used_by))| {
                 let bytes = clusters.get_mut(position)?;
                 let entry = ClusterEntry::read(bytes);
-                let mut decision = select::cluster::decide_cluster(
+                let decision = select::cluster::decide_cluster(
                     &entry,
                     &used_by,
                     &self.artifacts.filter_name,
@@ -185,11 +195,7 @@ impl Hook {
                                 Change::Changed
                             }
                             Ok(None) => Change::Unchanged,
-                            Err(e) => {
-                                decision =
-                                    ClusterDecision::Skip(ClusterSkip::Unpatchable(e.to_string()));
-                                Change::Failed(e.to_string())
-                            }
+                            Err(e) => Change::Failed(e.to_string()),
                         }
                     }
                 };

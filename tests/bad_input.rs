@@ -2,6 +2,7 @@
 //! reason in the report, while the rest of the request is still processed.
 
 use bytes::Bytes;
+use xds_hook::index::ChainLocator;
 use xds_hook::select::{ChainDecision, ChainSkip};
 use xds_hook::wire;
 use xds_hook::{Config, Hook};
@@ -107,12 +108,22 @@ fn split_typed_config_is_reported_not_half_edited() {
     request.listeners[0] = inject(&request.listeners[0], &[(3, 0), (3, 0)], &extra).into();
     let outcome = run(request.clone());
     assert_eq!(outcome.response.listeners[0], request.listeners[0]);
-    match &outcome.report.decisions.listeners[0][0] {
-        ChainDecision::Skip(ChainSkip::Unpatchable(reason)) => {
-            assert!(reason.contains("split"), "{reason}")
-        }
-        other => panic!("{other:?}"),
-    }
+    // Selection decided to patch it; the edit failed; the report keeps both.
+    assert!(matches!(
+        outcome.report.decisions.listeners[0][0],
+        ChainDecision::Patch(_)
+    ));
+    let failure = outcome
+        .report
+        .chain_failure(0, ChainLocator::FilterChain(0))
+        .expect("the failed edit is reported");
+    assert!(failure.contains("split"), "{failure}");
+    let line = &outcome.report.chain_lines()[0];
+    assert_eq!(line.decision, "skipped", "{line:?}");
+    assert!(
+        line.reason.starts_with("left as is, cannot edit"),
+        "{line:?}"
+    );
 }
 
 #[test]

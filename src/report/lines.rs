@@ -14,7 +14,8 @@ impl Report {
     /// Per-chain lines, in request order.
     pub fn chain_lines(&self) -> Vec<ChainLine> {
         let mut lines = Vec::new();
-        for (listener, decisions) in self.index.listeners.iter().zip(&self.decisions.listeners) {
+        let listeners = self.index.listeners.iter().zip(&self.decisions.listeners);
+        for (li, (listener, decisions)) in listeners.enumerate() {
             let chains = match &listener.chains {
                 Ok(chains) => chains,
                 Err(e) => {
@@ -36,7 +37,8 @@ impl Report {
                 });
             }
             for (chain, decision) in chains.iter().zip(decisions) {
-                let (decision, reason) = chain_verdict(chain, decision);
+                let failure = self.chain_failure(li, chain.locator);
+                let (decision, reason) = chain_verdict(chain, decision, failure);
                 lines.push(ChainLine {
                     listener: listener.name.clone(),
                     chain: chain_place(chain),
@@ -173,7 +175,14 @@ pub fn chain_place(chain: &ChainEntry) -> String {
 }
 
 /// A chain's decision in words (`patched`, `unchanged` or `skipped`) and why.
-pub fn chain_verdict(chain: &ChainEntry, decision: &ChainDecision) -> (&'static str, String) {
+pub fn chain_verdict(
+    chain: &ChainEntry,
+    decision: &ChainDecision,
+    failure: Option<&str>,
+) -> (&'static str, String) {
+    if let (ChainDecision::Patch(_), Some(error)) = (decision, failure) {
+        return ("skipped", format!("left as is, cannot edit: {error}"));
+    }
     match decision {
         ChainDecision::Patch(insertion) => {
             let route_config = match &chain.kind {

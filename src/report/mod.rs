@@ -19,7 +19,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::index::Index;
+use crate::index::{ChainLocator, Index};
 use crate::mutate::cluster::ProcessorCluster;
 use crate::select::{ChainDecision, ChainSkip, Decisions};
 pub use lines::{ChainLine, OwnerRef, RouteLine, chain_place, chain_verdict, route_verdict};
@@ -72,13 +72,27 @@ pub enum Change {
     Failed(String),
 }
 
+/// A filter chain selection chose to patch whose bytes could not be edited: it went back as
+/// it came. Kept beside the decision, which stays what selection decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainFailure {
+    /// The listener's position in the request.
+    pub listener: usize,
+    /// The chain.
+    pub locator: ChainLocator,
+    /// Why the edit failed.
+    pub error: String,
+}
+
 /// Everything about one call.
 #[derive(Debug)]
 pub struct Report {
     /// What the request contained.
     pub index: Index,
-    /// What was decided (edit failures folded in).
+    /// What selection decided.
     pub decisions: Decisions,
+    /// Chains whose decided patch could not be made.
+    pub chain_failures: Vec<ChainFailure>,
     /// Per route configuration, what the mutation did.
     pub route_changes: Vec<Change>,
     /// What happened to the AI backend clusters.
@@ -117,6 +131,15 @@ pub struct Summary {
 }
 
 impl Report {
+    /// Why the decided patch of chain `locator` of listener `listener` could not be made, if
+    /// it could not.
+    pub fn chain_failure(&self, listener: usize, locator: ChainLocator) -> Option<&str> {
+        self.chain_failures
+            .iter()
+            .find(|f| f.listener == listener && f.locator == locator)
+            .map(|f| f.error.as_str())
+    }
+
     /// Counts decisions.
     pub fn summary(&self) -> Summary {
         let mut s = Summary {
@@ -130,6 +153,9 @@ impl Report {
                 ChainDecision::Skip(_) => s.chains_skipped += 1,
             }
         }
+        // A patch that could not be made left its chain as it came.
+        s.chains_patched -= self.chain_failures.len();
+        s.chains_skipped += self.chain_failures.len();
         s.malformed += self
             .index
             .listeners

@@ -200,13 +200,14 @@ fn chains_using(report: &Report, route_config: &str) -> Vec<ChainLine> {
         .iter()
         .zip(&report.decisions.listeners);
     let mut out = Vec::new();
-    for (listener, decisions) in listeners {
+    for (li, (listener, decisions)) in listeners.enumerate() {
         let Ok(chains) = &listener.chains else {
             continue;
         };
         for (chain, decision) in chains.iter().zip(decisions) {
             if matches!(&chain.kind, ChainKind::Http(http) if http.route_config == route_config) {
-                let (verdict, reason) = chain_verdict(chain, decision);
+                let failure = report.chain_failure(li, chain.locator);
+                let (verdict, reason) = chain_verdict(chain, decision, failure);
                 out.push(ChainLine {
                     listener: listener.name.clone(),
                     chain: chain_place(chain),

@@ -73,7 +73,7 @@ impl ClusterOutcome {
     /// What happened to it in words: `patched`, `unchanged` or `skipped`.
     pub fn verdict(&self) -> &'static str {
         match (&self.decision, &self.change) {
-            (ClusterDecision::Skip(_), _) => "skipped",
+            (ClusterDecision::Skip(_), _) | (_, Change::Failed(_)) => "skipped",
             (_, Change::Changed) => "patched",
             _ => "unchanged",
         }
@@ -93,9 +93,12 @@ fn cluster_reason(c: &ClusterOutcome) -> String {
             c.used_by.route_namespace, c.used_by.route_name
         ));
     }
-    match &c.decision {
-        ClusterDecision::Skip(skip) => reason.push_str(&format!("; {skip}")),
-        ClusterDecision::Patch(patch) => reason.push_str(&patch_reason(patch)),
+    match (&c.decision, &c.change) {
+        (ClusterDecision::Skip(skip), _) => reason.push_str(&format!("; {skip}")),
+        (ClusterDecision::Patch(_), Change::Failed(e)) => {
+            reason.push_str(&format!("; left as is, cannot edit: {e}"));
+        }
+        (ClusterDecision::Patch(patch), _) => reason.push_str(&patch_reason(patch)),
     }
     reason
 }

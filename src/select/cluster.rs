@@ -73,8 +73,6 @@ pub enum ClusterSkip {
     NoCodec(Vec<String>),
     /// It is the processor cluster itself.
     IsProcessor,
-    /// Chosen for patching, but its bytes could not be edited; left as it came.
-    Unpatchable(String),
 }
 
 impl fmt::Display for ClusterSkip {
@@ -88,7 +86,6 @@ impl fmt::Display for ClusterSkip {
                 filters.join(", ")
             ),
             ClusterSkip::IsProcessor => f.write_str("it is the processor cluster"),
-            ClusterSkip::Unpatchable(e) => write!(f, "left as is, cannot edit: {e}"),
         }
     }
 }

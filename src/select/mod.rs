@@ -67,8 +67,6 @@ pub enum ChainSkip {
     MalformedRouteConfig(String),
     /// Its route configuration has no selected route.
     NoSelectedRoutes(String),
-    /// Chosen for patching, but its bytes could not be edited; left as it came.
-    Unpatchable(String),
 }
 
 impl fmt::Display for ChainSkip {
@@ -88,7 +86,6 @@ impl fmt::Display for ChainSkip {
             ChainSkip::NoSelectedRoutes(name) => {
                 write!(f, "route config {name:?} has no selected route")
             }
-            ChainSkip::Unpatchable(e) => write!(f, "left as is, cannot edit: {e}"),
         }
     }
 }

@@ -160,7 +160,6 @@ impl ChainSkip {
             ChainSkip::MissingRouteConfig(_) => SkipReason::MissingRouteConfig,
             ChainSkip::MalformedRouteConfig(_) => SkipReason::ChainRouteConfigMalformed,
             ChainSkip::NoSelectedRoutes(_) => SkipReason::NoSelectedRoutes,
-            ChainSkip::Unpatchable(_) => SkipReason::UnpatchableChain,
         }
     }
 }
@@ -173,7 +172,6 @@ impl ClusterSkip {
             ClusterSkip::MalformedOptions(_) => SkipReason::MalformedProtocolOptions,
             ClusterSkip::NoCodec(_) => SkipReason::NoUpstreamCodec,
             ClusterSkip::IsProcessor => SkipReason::ProcessorClusterTargeted,
-            ClusterSkip::Unpatchable(_) => SkipReason::UnpatchableCluster,
         }
     }
 }

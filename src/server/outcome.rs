@@ -105,7 +105,7 @@ fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
         .listeners
         .iter()
         .zip(&report.decisions.listeners);
-    for (listener, decisions) in chains {
+    for (li, (listener, decisions)) in chains.enumerate() {
         let entries = match &listener.chains {
             Ok(entries) => entries,
             Err(e) => {
@@ -118,9 +118,11 @@ fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
             }
         };
         for (chain, decision) in entries.iter().zip(decisions) {
+            let place = || format!("listener {:?} {}", listener.name, chain.locator);
             if let ChainDecision::Skip(skip) = decision {
-                let place = format!("listener {:?} {}", listener.name, chain.locator);
-                out.push((skip.reason(), place, skip.to_string()));
+                out.push((skip.reason(), place(), skip.to_string()));
+            } else if let Some(error) = report.chain_failure(li, chain.locator) {
+                out.push((SkipReason::UnpatchableChain, place(), error.to_owned()));
             }
         }
     }
@@ -134,9 +136,11 @@ fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
         }
     }
     for cluster in &report.upstream.clusters {
+        let place = || format!("cluster {:?}", cluster.name);
         if let ClusterDecision::Skip(skip) = &cluster.decision {
-            let place = format!("cluster {:?}", cluster.name);
-            out.push((skip.reason(), place, skip.to_string()));
+            out.push((skip.reason(), place(), skip.to_string()));
+        } else if let Change::Failed(error) = &cluster.change {
+            out.push((SkipReason::UnpatchableCluster, place(), error.clone()));
         }
     }
     for unresolved in &report.upstream.unresolved {

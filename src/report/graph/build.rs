@@ -110,12 +110,14 @@ impl Parts {
                 if only.is_some() && targets.is_empty() {
                     continue;
                 }
-                let state = chain_state(decision);
+                let failure = report.chain_failure(li, chain.locator);
+                let state = chain_state(decision, failure);
                 self.node(listener_id.clone(), label.clone(), State::Unchanged);
                 let chain_id = format!("{prefix}_l{li}_c{ci}");
                 let text = format!("chain\n{}", chain_place(chain));
                 self.node(chain_id.clone(), text, state);
-                let reason = (state == State::Skipped).then(|| chain_verdict(chain, decision).1);
+                let reason =
+                    (state == State::Skipped).then(|| chain_verdict(chain, decision, failure).1);
                 self.edge(&listener_id, &chain_id, reason, state == State::Skipped);
                 for target in &targets {
                     self.edge(&chain_id, &format!("{prefix}_rc{target}"), None, false);
@@ -333,8 +335,9 @@ impl Parts {
     }
 }
 
-fn chain_state(decision: &ChainDecision) -> State {
+fn chain_state(decision: &ChainDecision, failure: Option<&str>) -> State {
     match decision {
+        ChainDecision::Patch(_) if failure.is_some() => State::Skipped,
         ChainDecision::Patch(_) => State::Patched,
         ChainDecision::AlreadyPatched => State::Selected,
         ChainDecision::Skip(ChainSkip::NoSelectedRoutes(_)) => State::Unchanged,
