@@ -78,6 +78,46 @@ mod tests {
         }
     }
 
+    /// Found by `readers_listener`: an HCM without RDS whose `scheme_header_transformation`
+    /// prost refuses. The fast reader answered "no route specifier" before reading it.
+    #[test]
+    fn an_hcm_prost_refuses_is_never_judged_by_the_fast_reader() {
+        use crate::wire::put_len;
+        use crate::xds::{
+            AnyView, FilterChainView, HcmView, ListenerView, NetworkFilterView,
+            SchemeHeaderTransformationView, names,
+        };
+        let mut scheme = Vec::new();
+        // match_upstream as a fixed32: prost wants a varint.
+        scheme.push(u8::try_from(SchemeHeaderTransformationView::MATCH_UPSTREAM << 3 | 5).unwrap());
+        scheme.extend_from_slice(&[1, 0, 0, 0]);
+        let mut hcm = Vec::new();
+        put_len(&mut hcm, HcmView::SCHEME_HEADER_TRANSFORMATION, &scheme);
+        let mut any = Vec::new();
+        put_len(
+            &mut any,
+            AnyView::TYPE_URL,
+            format!("{}{}", names::TYPE_URL_PREFIX, names::HCM_TYPE).as_bytes(),
+        );
+        put_len(&mut any, AnyView::VALUE, &hcm);
+        let mut filter = Vec::new();
+        put_len(
+            &mut filter,
+            NetworkFilterView::NAME,
+            names::HCM_FILTER.as_bytes(),
+        );
+        put_len(&mut filter, NetworkFilterView::TYPED_CONFIG, &any);
+        let mut chain = Vec::new();
+        put_len(&mut chain, FilterChainView::FILTERS, &filter);
+        let mut listener = Vec::new();
+        put_len(&mut listener, ListenerView::NAME, b"l");
+        put_len(&mut listener, ListenerView::FILTER_CHAINS, &chain);
+        let listener = Bytes::from(listener);
+        assert_eq!(readers_agree(Pair::Listener, &listener), Ok(false));
+        let exact = format!("{:?}", ListenerEntry::read_exact(&listener));
+        assert!(exact.contains("Malformed"), "{exact}");
+    }
+
     #[test]
     fn garbage_is_declined_or_agreed_on() {
         for pair in [Pair::Listener, Pair::RouteConfig, Pair::Owner] {

@@ -149,13 +149,16 @@ fn read_hcm(at: FieldPath, filter_index: usize, filter: &Filter<'_>) -> Option<C
             _ => {}
         }
     }
-    let route_config = match rds.0 {
-        Some(rds) => last_text(rds, RdsView::ROUTE_CONFIG_NAME)?,
-        None => return Some(ChainKind::Unusable(Unusable::NoRouteSpecifier)),
-    };
+    // Every field prost would decode is read before judging, so that bytes prost refuses
+    // anywhere (found by the `readers_listener` fuzz target in `scheme_header_transformation`
+    // of an HCM without RDS) send the chain to the exact path, which reports them.
     let match_upstream = match scheme.0 {
         Some(scheme) => match_upstream(scheme)?,
         None => false,
+    };
+    let route_config = match rds.0 {
+        Some(rds) => last_text(rds, RdsView::ROUTE_CONFIG_NAME)?,
+        None => return Some(ChainKind::Unusable(Unusable::NoRouteSpecifier)),
     };
     Some(ChainKind::Http(HttpChain {
         filter_index,
