@@ -16,6 +16,24 @@
 //! a response into an Envoy bootstrap so a real Envoy can validate it; `workload` (feature
 //! `workload`, on by default, off in the image) generates synthetic fleets for benches and
 //! tests.
+//!
+//! # Public API
+//!
+//! What someone embedding the hook needs, and what the binary is built from:
+//!
+//! - [`Hook`] (`Hook::new(Config)`, `post_translate_modify(request) -> Outcome`) and
+//!   [`Outcome`] (the response and its [`report::Report`]);
+//! - [`Config`] (`Config::from_yaml`, `from_file`, `to_yaml`) and its errors;
+//! - [`contract`]: EG's extension messages, resources kept as encoded bytes, and the gRPC
+//!   service traits;
+//! - [`format`]: requests, responses and captured dumps in `.pb`, `.json` and `.yaml`;
+//! - [`report`]: decisions and outcomes as text (`explain`), JSON and graphs;
+//! - [`server::serve`]: the production gRPC server; [`offline`], [`golden`] and [`render`]:
+//!   what `apply`, `test` and `render` run.
+//!
+//! The stages' own modules ([`index`], [`select`], [`mutate`], [`wire`], [`xds`]) are public
+//! for the integration tests, the benches and the fuzz targets, which check them from outside;
+//! they are not a stable interface.
 
 pub mod config;
 pub mod contract;
