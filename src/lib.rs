@@ -26,7 +26,7 @@
 //! - [`Config`] (`Config::from_yaml`, `from_file`, `to_yaml`) and its errors;
 //! - [`contract`]: EG's extension messages, resources kept as encoded bytes, and the gRPC
 //!   service traits;
-//! - [`format`]: requests, responses and captured dumps in `.pb`, `.json` and `.yaml`;
+//! - [`format`](mod@format): requests, responses and captured dumps in `.pb`, `.json` and `.yaml`;
 //! - [`report`]: decisions and outcomes as text (`explain`), JSON and graphs;
 //! - [`server::serve`]: the production gRPC server; [`offline`], [`golden`] and [`render`]:
 //!   what `apply`, `test` and `render` run.

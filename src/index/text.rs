@@ -13,7 +13,7 @@ pub trait Source {
 }
 
 /// A string or message of a route configuration, where it lies in the entry's source: read
-/// it with [`RouteConfigEntry::text`]. Protobuf messages are under 2 GiB, so 32 bits do.
+/// it with `RouteConfigEntry::text`. Protobuf messages are under 2 GiB, so 32 bits do.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Text {
     start: u32,
@@ -51,7 +51,7 @@ impl Text {
     }
 
     /// The range, for reading the route configuration's own bytes; only meaningful for
-    /// entries read in place ([`RouteConfigEntry::is_in_place`]).
+    /// entries read in place (`RouteConfigEntry::is_in_place`).
     pub fn range(self) -> Range<usize> {
         self.start as usize..self.end as usize
     }
