@@ -284,7 +284,7 @@ fn check_output(
         );
     }
     let input: Node = serde_json::from_value(input.clone()).unwrap();
-    crate::captured::assert_kept(&input, &dump.doc, name);
+    crate::support::document::assert_kept(&input, &dump.doc, name);
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod document;
 pub mod eg_client;
 pub mod envoy_process;
 pub mod ext_proc;
