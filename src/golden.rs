@@ -39,6 +39,29 @@ pub enum KitError {
     NoCases(String),
 }
 
+/// Why one case could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+enum CaseError {
+    /// Its `config.yaml` is invalid.
+    #[error("{0}: {1}")]
+    Config(String, crate::config::ConfigError),
+    /// It has no input.
+    #[error("{0}: no input (input.pb, input.json, input.yaml or input/)")]
+    NoInput(String),
+    /// It has several inputs.
+    #[error("{0}: more than one input")]
+    SeveralInputs(String),
+    /// Its input cannot be read, or an expectation cannot be written.
+    #[error("{0}: {1}")]
+    Format(String, FormatError),
+    /// The hook could not run on it.
+    #[error(transparent)]
+    Run(#[from] offline::RunError),
+    /// The output is not text.
+    #[error("{0}: {1}")]
+    NotText(&'static str, std::string::FromUtf8Error),
+}
+
 /// How one case went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CaseResult {
@@ -121,30 +144,32 @@ fn case_name(case: &Path) -> String {
 pub fn run_case(case: &Path, default_config: &Config, update: bool) -> CaseResult {
     match check(case, default_config, update) {
         Ok(result) => result,
-        Err(problem) => CaseResult::Failed(vec![problem]),
+        Err(problem) => CaseResult::Failed(vec![problem.to_string()]),
     }
 }
 
-fn check(case: &Path, default_config: &Config, update: bool) -> Result<CaseResult, String> {
+fn check(case: &Path, default_config: &Config, update: bool) -> Result<CaseResult, CaseError> {
     let config_path = case.join("config.yaml");
     let config = if config_path.exists() {
-        Config::from_file(&config_path).map_err(|e| format!("{}: {e}", config_path.display()))?
+        Config::from_file(&config_path)
+            .map_err(|e| CaseError::Config(config_path.display().to_string(), e))?
     } else {
         default_config.clone()
     };
     let annotation = config.selection.route_annotation.clone();
     let hook = Hook::new(config);
     let input = input_of(case)?;
-    let input = format::read_input(&input).map_err(|e| format!("{}: {e}", input.display()))?;
-    let run = offline::run(&hook, input, None).map_err(|e| e.to_string())?;
+    let input = format::read_input(&input)
+        .map_err(|e| CaseError::Format(input.display().to_string(), e))?;
+    let run = offline::run(&hook, input, None)?;
 
     let (output_file, output_format) = if case.join("output.json").exists() {
         ("output.json", Format::Json)
     } else {
         ("output.yaml", Format::Yaml)
     };
-    let (output, _notes) = run.output(output_format).map_err(|e| e.to_string())?;
-    let output = String::from_utf8(output).map_err(|e| format!("{output_file}: {e}"))?;
+    let (output, _notes) = run.output(output_format)?;
+    let output = String::from_utf8(output).map_err(|e| CaseError::NotText(output_file, e))?;
     let mut expectations = vec![(output_file, output)];
     if case.join("explain.txt").exists() {
         expectations.push(("explain.txt", explain(&run, &annotation)));
@@ -166,7 +191,8 @@ fn check(case: &Path, default_config: &Config, update: bool) -> Result<CaseResul
             continue;
         }
         if update {
-            format::write(&path, actual.as_bytes()).map_err(|e: FormatError| e.to_string())?;
+            format::write(&path, actual.as_bytes())
+                .map_err(|e| CaseError::Format(path.display().to_string(), e))?;
             updated.push(file.to_owned());
         } else if !path.exists() {
             problems.push(format!(
@@ -185,7 +211,7 @@ fn check(case: &Path, default_config: &Config, update: bool) -> Result<CaseResul
 }
 
 /// The case's input: exactly one of `input.pb`, `input.json`, `input.yaml`, `input/`.
-fn input_of(case: &Path) -> Result<PathBuf, String> {
+fn input_of(case: &Path) -> Result<PathBuf, CaseError> {
     let found: Vec<PathBuf> = ["input.pb", "input.json", "input.yaml", "input"]
         .iter()
         .map(|name| case.join(name))
@@ -193,11 +219,8 @@ fn input_of(case: &Path) -> Result<PathBuf, String> {
         .collect();
     match found.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(format!(
-            "{}: no input (input.pb, input.json, input.yaml or input/)",
-            case.display()
-        )),
-        _ => Err(format!("{}: more than one input", case.display())),
+        [] => Err(CaseError::NoInput(case.display().to_string())),
+        _ => Err(CaseError::SeveralInputs(case.display().to_string())),
     }
 }
 

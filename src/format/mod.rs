@@ -143,10 +143,11 @@ pub fn decode_input(bytes: &[u8], format: Format) -> Result<Input, FormatError> 
 
 /// The descriptor pool of the Envoy API and our contract.
 pub fn pool() -> Result<&'static DescriptorPool, FormatError> {
-    static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
-    POOL.get_or_init(|| DescriptorPool::decode(FILE_DESCRIPTOR_SET).map_err(|e| e.to_string()))
+    static POOL: OnceLock<Result<DescriptorPool, prost_reflect::DescriptorError>> =
+        OnceLock::new();
+    POOL.get_or_init(|| DescriptorPool::decode(FILE_DESCRIPTOR_SET))
         .as_ref()
-        .map_err(|e| FormatError::Descriptors(e.clone()))
+        .map_err(|e| FormatError::Descriptors(e.to_string()))
 }
 
 /// The descriptor of a message by full name.

@@ -28,16 +28,21 @@ pub struct RouteQuery {
     pub name: String,
 }
 
-impl FromStr for RouteQuery {
-    type Err = String;
+/// `--route` is not `<namespace>/<name>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?}: expected <namespace>/<name>")]
+pub struct InvalidRouteQuery(String);
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl FromStr for RouteQuery {
+    type Err = InvalidRouteQuery;
+
+    fn from_str(s: &str) -> Result<Self, InvalidRouteQuery> {
         match s.split_once('/') {
             Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => Ok(Self {
                 namespace: namespace.to_owned(),
                 name: name.to_owned(),
             }),
-            _ => Err(format!("{s:?}: expected <namespace>/<name>")),
+            _ => Err(InvalidRouteQuery(s.to_owned())),
         }
     }
 }
