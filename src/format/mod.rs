@@ -143,8 +143,7 @@ pub fn decode_input(bytes: &[u8], format: Format) -> Result<Input, FormatError> 
 
 /// The descriptor pool of the Envoy API and our contract.
 pub fn pool() -> Result<&'static DescriptorPool, FormatError> {
-    static POOL: OnceLock<Result<DescriptorPool, prost_reflect::DescriptorError>> =
-        OnceLock::new();
+    static POOL: OnceLock<Result<DescriptorPool, prost_reflect::DescriptorError>> = OnceLock::new();
     POOL.get_or_init(|| DescriptorPool::decode(FILE_DESCRIPTOR_SET))
         .as_ref()
         .map_err(|e| FormatError::Descriptors(e.to_string()))

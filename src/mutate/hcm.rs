@@ -39,17 +39,7 @@ pub fn patch(hcm: &[u8], insertion: &Insertion, http_filter: &[u8]) -> Result<Ve
             filters_seen += 1;
             out.extend_from_slice(field.record);
         } else if transformation && transformations_left == 0 && scheme_pending {
-            let mut transformation = field.payload.to_vec();
-            wire::put_varint(
-                &mut transformation,
-                SchemeHeaderTransformationView::MATCH_UPSTREAM,
-                1,
-            );
-            wire::put_len(
-                &mut out,
-                HcmView::SCHEME_HEADER_TRANSFORMATION,
-                &transformation,
-            );
+            put_transformation(&mut out, field.payload);
             scheme_pending = false;
         } else {
             out.extend_from_slice(field.record);
@@ -59,17 +49,20 @@ pub fn patch(hcm: &[u8], insertion: &Insertion, http_filter: &[u8]) -> Result<Ve
         wire::put_len(&mut out, HcmView::HTTP_FILTERS, http_filter);
     }
     if scheme_pending {
-        let mut transformation = Vec::with_capacity(2);
-        wire::put_varint(
-            &mut transformation,
-            SchemeHeaderTransformationView::MATCH_UPSTREAM,
-            1,
-        );
-        wire::put_len(
-            &mut out,
-            HcmView::SCHEME_HEADER_TRANSFORMATION,
-            &transformation,
-        );
+        put_transformation(&mut out, &[]);
     }
     Ok(out)
+}
+
+/// Appends `scheme_header_transformation`: the fields of `existing`, then `match_upstream:
+/// true` (the last record of a scalar wins, so it holds however `existing` set it).
+fn put_transformation(out: &mut Vec<u8>, existing: &[u8]) {
+    let mut transformation = Vec::with_capacity(existing.len() + 2);
+    transformation.extend_from_slice(existing);
+    wire::put_varint(
+        &mut transformation,
+        SchemeHeaderTransformationView::MATCH_UPSTREAM,
+        1,
+    );
+    wire::put_len(out, HcmView::SCHEME_HEADER_TRANSFORMATION, &transformation);
 }
