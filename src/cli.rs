@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use xds_hook::config::ListenAddr;
+use xds_hook::config::{EndpointPickerTls, ListenAddr};
 use xds_hook::{Config, Hook, format, render};
 
 /// Envoy Gateway PostTranslateModify extension server for AI gateways.
@@ -297,6 +297,7 @@ fn describe(config: &Config) -> String {
         "selection:\n  routeAnnotation: {}\n  gatewayNamespaces: {}\n  gatewayAnnotation: {}\n\
          extProc:\n  filterName: {}\n  clusterName: {}\n  socketPath: {}\n  messageTimeout: {}\n  metadataNamespace: {}\n  \
          placement:\n    after: [{}]\n    before: [{}]\n\
+         inference:\n  messageTimeout: {}\n  endpointPickerTls:\n    caFile: {}\n\
          server:\n  listen: [{}]\n  adminListen: {}\n  maxMessageBytes: {}\n  maxConcurrentCalls: {}\n  maxQueuedCalls: {}\n  queueTimeout: {}\n  maxCallTime: {}\n  configReloadInterval: {}\n  shutdownGrace: {}\n  tls:{}\n",
         s.route_annotation,
         namespaces,
@@ -310,6 +311,11 @@ fn describe(config: &Config) -> String {
         e.metadata_namespace,
         e.placement.after.join(", "),
         e.placement.before.join(", "),
+        humantime::format_duration(config.inference.message_timeout),
+        match &config.inference.endpoint_picker_tls {
+            EndpointPickerTls::Unverified => "null  # the picker's certificate is not verified",
+            EndpointPickerTls::Verified { ca_file } => ca_file,
+        },
         listen,
         server
             .admin_listen

@@ -58,6 +58,8 @@ pub struct Config {
     pub selection: SelectionConfig,
     /// The processor filter and cluster the hook adds.
     pub ext_proc: ExtProcConfig,
+    /// How InferencePool endpoint pickers are wired.
+    pub inference: InferenceConfig,
     /// The gRPC server.
     pub server: ServerConfig,
 }
@@ -90,8 +92,11 @@ pub struct ExtProcConfig {
     pub placement: PlacementConfig,
 }
 
+mod inference;
 mod placement;
 mod server;
+use inference::RawInference;
+pub use inference::{DEFAULT_EPP_MESSAGE_TIMEOUT, EndpointPickerTls, InferenceConfig};
 use placement::RawPlacement;
 pub use placement::{PlacementConfig, ROUTER};
 use server::RawServer;
@@ -118,6 +123,7 @@ impl Default for Config {
                 metadata_namespace: "io.envoy.ai_gateway".to_owned(),
                 placement: PlacementConfig::default(),
             },
+            inference: InferenceConfig::default(),
             server: ServerConfig::default(),
         }
     }
@@ -130,6 +136,8 @@ struct RawConfig {
     selection: RawSelection,
     #[serde(default)]
     ext_proc: RawExtProc,
+    #[serde(default)]
+    inference: RawInference,
     #[serde(default)]
     server: RawServer,
 }
@@ -190,11 +198,13 @@ impl RawConfig {
         let RawConfig {
             selection,
             ext_proc,
+            inference,
             server,
         } = self;
         Ok(Config {
             selection: selection.validate(defaults.selection)?,
             ext_proc: ext_proc.validate(defaults.ext_proc)?,
+            inference: inference.validate()?,
             server: server.validate(defaults.server)?,
         })
     }
@@ -321,7 +331,8 @@ fn non_empty(
     }
 }
 
-fn is_dns_label(name: &str) -> bool {
+/// Whether `name` is a Kubernetes namespace or Service name (an RFC 1123 label).
+pub(crate) fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name
