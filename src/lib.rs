@@ -12,13 +12,15 @@
 //! [`report`] (logs and `explain`). [`hook`] wires the stages; [`server`] and the CLI are
 //! front ends; [`config`] and [`format`] handle the edges; [`render`] turns a response into an
 //! Envoy bootstrap so a real Envoy can validate it; [`workload`] generates synthetic fleets for
-//! benches and tests.
+//! benches and tests. [`inference`] serves InferencePool backends through EG's Route, Cluster
+//! and Translation hooks.
 
 pub mod config;
 pub mod contract;
 pub mod format;
 pub mod hook;
 pub mod index;
+pub mod inference;
 pub mod mutate;
 pub mod render;
 pub mod report;

@@ -42,6 +42,8 @@ pub struct Report {
     pub processor_cluster: Option<ProcessorCluster>,
     /// Input counts: clusters, secrets, listeners, route configurations.
     pub resources_in: [usize; 4],
+    /// What was done for InferencePool routes (empty without any).
+    pub inference: crate::inference::Report,
 }
 
 /// Counters for one call.
@@ -133,6 +135,7 @@ impl Report {
             processor_cluster = ?self.processor_cluster,
             "PostTranslateModify"
         );
+        self.inference.log(&self.index);
         if !tracing::enabled!(tracing::Level::DEBUG) {
             return;
         }
@@ -275,7 +278,8 @@ impl Report {
                     .to_owned(),
             );
         }
-        if routes > 0 && self.summary().routes_selected == 0 {
+        // Pool routes need no annotation: a request serving pools is not missing one.
+        if routes > 0 && self.summary().routes_selected == 0 && self.inference.is_empty() {
             hints.push(format!(
                 "no route is selected. EG copies into xDS only annotations whose key starts with \
                  gateway.envoyproxy.io/, and strips that prefix: annotate the HTTPRoute with \
@@ -368,6 +372,7 @@ impl Report {
         for hint in self.hints(route_annotation) {
             let _ = writeln!(out, "hint: {hint}");
         }
+        out.push_str(&self.inference.explain(&self.index));
         out
     }
 }
@@ -416,7 +421,7 @@ impl RouteLine {
 }
 
 /// Writes rows as aligned columns; the last column is not padded.
-fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[&str; N]]) {
+pub(crate) fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[&str; N]]) {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

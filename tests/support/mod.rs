@@ -251,3 +251,8 @@ pub fn assert_chains_patched_where_routes_selected(report: &xds_hook::report::Re
         }
     }
 }
+
+/// Whether `bytes` contain `needle` anywhere.
+pub fn has_bytes(bytes: &[u8], needle: &[u8]) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
