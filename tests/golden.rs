@@ -4,6 +4,8 @@
 //! rewrites the expectations; review the diff before committing it.
 //!
 //! Every case also checks that nothing is lost and that the hook is idempotent on its output.
+//! A case with `extensions.yaml` (InferencePool backends) runs the Route and Cluster hooks in
+//! EG's order first (`support::eg_flow`); its explanation lists those calls too.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,7 +19,7 @@ use std::path::Path;
 use xds_hook::format::{self, Format};
 use xds_hook::{Config, Hook};
 
-use crate::support;
+use crate::support::{self, eg_flow};
 
 fn run_case(dir: &Path) -> Result<(), String> {
     let config_path = dir.join("config.yaml");
@@ -29,7 +31,20 @@ fn run_case(dir: &Path) -> Result<(), String> {
     let annotation = config.selection.route_annotation.clone();
     let hook = Hook::new(config);
     let request = format::read_request(&dir.join("input.yaml")).map_err(|e| e.to_string())?;
-    let outcome = hook.post_translate_modify(request.clone());
+    // With InferencePool backends, PostTranslateModify gets what the Route and Cluster hooks
+    // made of EG's resources: play EG's order.
+    let (request, outcome, explain) = match eg_flow::extensions_path(dir) {
+        Some(extensions) => {
+            let translation = eg_flow::run(&hook, request, &extensions);
+            let explain = translation.explain(&annotation);
+            (translation.request, translation.outcome, explain)
+        }
+        None => {
+            let outcome = hook.post_translate_modify(request.clone());
+            let explain = outcome.report.explain(&annotation);
+            (request, outcome, explain)
+        }
+    };
     support::assert_nothing_lost(&request, &outcome.response);
 
     let again = hook.post_translate_modify(support::as_request(&outcome.response));
@@ -45,10 +60,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
     {
         problems.push(e);
     }
-    if let Err(e) = support::check_golden(
-        &dir.join("explain.txt"),
-        &outcome.report.explain(&annotation),
-    ) {
+    if let Err(e) = support::check_golden(&dir.join("explain.txt"), &explain) {
         problems.push(e);
     }
     if problems.is_empty() {
