@@ -8,6 +8,7 @@ mod daemon;
 mod daemon_tls;
 mod dataplane;
 mod dataplane_aigw;
+mod dataplane_inference;
 mod deploy;
 mod eg_calls;
 mod envoy;

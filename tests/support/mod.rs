@@ -11,6 +11,7 @@
 pub mod eg_client;
 pub mod eg_flow;
 pub mod envoy_process;
+pub mod epp;
 pub mod ext_proc;
 pub mod upstream;
 
