@@ -35,7 +35,7 @@ use crate::envoy::envoy_bin;
 use crate::support::envoy_process::{EnvoyProcess, free_port};
 use crate::support::epp::{DESTINATION_HEADER, Pick, Picks, StubEpp};
 use crate::support::upstream::{self, Reply};
-use crate::support::{eg_flow, repo};
+use crate::support::{eg_flow, fill, repo};
 
 /// A completion request body.
 const BODY: &[u8] = br#"{"model":"llama","prompt":"Say hi","max_tokens":8}"#;
@@ -47,20 +47,6 @@ const PICKER_CLUSTERS: [&str; 2] = [
 
 fn data(name: &str) -> PathBuf {
     repo().join("tests/data/dataplane-inference").join(name)
-}
-
-fn fill(text: &str, values: &[(&str, String)]) -> String {
-    let mut text = text.to_owned();
-    for (name, value) in values {
-        text = text.replace(&format!("${{{name}}}"), value);
-    }
-    assert!(
-        !text
-            .lines()
-            .any(|l| l.split('#').next().unwrap_or_default().contains("${")),
-        "unfilled placeholders"
-    );
-    text
 }
 
 /// Runs the three hooks in EG's order, renders the bootstrap, and points the picker clusters at

@@ -40,6 +40,20 @@ pub fn corpus() -> Option<PathBuf> {
     None
 }
 
+/// Replaces every `${NAME}` of `template`; every placeholder outside comments must be filled.
+pub fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut text = template.to_owned();
+    for (name, value) in values {
+        text = text.replace(&format!("${{{name}}}"), value);
+    }
+    let unfilled: Vec<&str> = text
+        .lines()
+        .filter(|line| line.split('#').next().unwrap_or_default().contains("${"))
+        .collect();
+    assert!(unfilled.is_empty(), "unfilled placeholders: {unfilled:?}");
+    text
+}
+
 /// Subdirectories of `dir`, sorted.
 pub fn subdirs(dir: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
