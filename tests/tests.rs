@@ -15,6 +15,7 @@ mod envoy;
 mod fuzz;
 mod golden;
 mod hostile;
+mod inference;
 mod load;
 mod passthrough;
 mod properties;
