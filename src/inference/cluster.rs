@@ -110,7 +110,11 @@ mod tests {
 
     #[test]
     fn becomes_original_dst_keeping_the_rest() {
-        let input = eg_cluster();
+        let mut input = eg_cluster();
+        // A field newer than our Envoy API survives.
+        let mut unknown = Vec::new();
+        wire::put_len(&mut unknown, 9002, b"from-a-newer-envoy-api");
+        input.extend_from_slice(&unknown);
         let out = original_dst(&input, &pool()).unwrap();
         let before = Cluster::decode(input.as_slice()).unwrap();
         let after = Cluster::decode(out.as_slice()).unwrap();
@@ -136,6 +140,7 @@ mod tests {
             metadata::read_field(&out, xds_cluster::METADATA).unwrap(),
             Some(pool())
         );
+        assert!(wire::fields(&out).any(|f| f.is_ok_and(|f| f.record == unknown)));
         assert_eq!(original_dst(&out, &pool()).unwrap(), out, "idempotent");
     }
 }

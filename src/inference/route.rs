@@ -116,7 +116,20 @@ mod tests {
             serde_json::json!({}),
             serde_json::json!({"autoHostRewrite": true}),
         ] {
-            let out = record_pool(&eg_route(extra), &pool()).unwrap().unwrap();
+            let mut input = eg_route(extra);
+            // A field newer than our Envoy API survives, at the route and in its action.
+            let mut unknown = Vec::new();
+            wire::put_len(&mut unknown, 9002, b"from-a-newer-envoy-api");
+            input.extend_from_slice(&unknown);
+            let input = wire::rewrite_single::<WireError>(&input, ROUTE_ACTION, |action| {
+                Ok([action, unknown.as_slice()].concat())
+            })
+            .unwrap();
+            let out = record_pool(&input, &pool()).unwrap().unwrap();
+            let action = wire::single_len(&out, ROUTE_ACTION).unwrap().unwrap();
+            for message in [out.as_slice(), action] {
+                assert!(wire::fields(message).any(|f| f.is_ok_and(|f| f.record == unknown)));
+            }
             assert_eq!(
                 host_rewrite(&out),
                 Some(route_action::HostRewriteSpecifier::AutoHostRewrite(
