@@ -183,3 +183,88 @@ fn resources_without_a_pool_come_back_byte_for_byte_from_the_route_and_cluster_h
         assert_eq!(before == after, i == 2, "clusters[{i}]");
     }
 }
+
+/// Every truncation of a pool's route and cluster, and garbage, is answered or refused with
+/// `INVALID_ARGUMENT`, never a panic; what is answered still reads as its Envoy type.
+#[test]
+fn broken_resources_with_a_pool_are_answered_or_refused_never_a_panic() {
+    use prost::Message as _;
+    use xds_hook::contract::{
+        ExtensionResource, PostClusterExtensionContext, PostClusterModifyRequest,
+        PostRouteExtensionContext, PostRouteModifyRequest,
+    };
+    let hook = Hook::new(Config::default());
+    let dir = support::repo().join("testdata/inference-one-pool");
+    let request = support::golden_request("inference-one-pool");
+    let routes = eg_flow::extended_routes(&request, &dir.join("extensions.yaml"));
+    let objects: Vec<ExtensionResource> = routes[0]
+        .objects
+        .iter()
+        .map(|o| ExtensionResource {
+            unstructured_bytes: o.clone(),
+        })
+        .collect();
+    let route_context: Bytes = PostRouteExtensionContext {
+        extension_resources: objects.clone(),
+    }
+    .encode_to_vec()
+    .into();
+    let cluster_context: Bytes = PostClusterExtensionContext {
+        backend_extension_resources: objects,
+    }
+    .encode_to_vec()
+    .into();
+    let vhost = xds_hook::wire::first_len(&request.routes[0], 2).unwrap();
+    let route = xds_hook::wire::first_len(vhost, 3).unwrap().to_vec();
+    let cluster = request.clusters[0].to_vec();
+    let mut inputs: Vec<(bool, Vec<u8>)> = Vec::new();
+    for (is_route, bytes) in [(true, &route), (false, &cluster)] {
+        for end in 0..bytes.len() {
+            inputs.push((is_route, bytes[..end].to_vec()));
+        }
+        inputs.push((is_route, b"\xff\xff\xff\xff".to_vec()));
+    }
+    let (mut answered, mut refused) = (0, 0);
+    for (is_route, bytes) in inputs {
+        let input = bytes.clone();
+        let answer = if is_route {
+            hook.inference()
+                .post_route_modify(PostRouteModifyRequest {
+                    route: Some(bytes.into()),
+                    post_route_context: Some(route_context.clone()),
+                })
+                .map(|a| (a.response.route, ROUTE))
+        } else {
+            hook.inference()
+                .post_cluster_modify(PostClusterModifyRequest {
+                    cluster: Some(bytes.into()),
+                    post_cluster_context: Some(cluster_context.clone()),
+                })
+                .map(|a| (a.response.cluster, CLUSTER))
+        };
+        match answer {
+            Ok((Some(out), kind)) => {
+                answered += 1;
+                // A truncation may cut a record off cleanly: what comes back decodes as its
+                // type whenever what went in did.
+                if format::to_json(&input, kind).is_ok() {
+                    format::to_json(&out, kind).unwrap();
+                }
+            }
+            Ok((None, _)) => answered += 1,
+            Err(refusal) => {
+                refused += 1;
+                assert!(
+                    refusal.to_string().contains("default/vllm-llama3"),
+                    "{refusal}"
+                );
+            }
+        }
+    }
+    assert!(
+        answered > 0 && refused > 0,
+        "{answered} answered, {refused} refused"
+    );
+}
+
+const ROUTE: &str = "envoy.config.route.v3.Route";
