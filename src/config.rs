@@ -58,6 +58,8 @@ pub struct Config {
     pub selection: SelectionConfig,
     /// The processor filter and cluster the hook adds.
     pub ext_proc: ExtProcConfig,
+    /// How InferencePool endpoint pickers are wired.
+    pub inference: InferenceConfig,
     /// The gRPC server.
     pub server: ServerConfig,
 }
@@ -91,9 +93,12 @@ pub struct ExtProcConfig {
 }
 
 mod describe;
+mod inference;
 mod placement;
 mod server;
 pub use describe::DescribeError;
+use inference::RawInference;
+pub use inference::{DEFAULT_EPP_MESSAGE_TIMEOUT, EndpointPickerTls, InferenceConfig};
 use placement::RawPlacement;
 pub use placement::{PlacementConfig, ROUTER};
 use server::RawServer;
@@ -120,6 +125,7 @@ impl Default for Config {
                 metadata_namespace: "io.envoy.ai_gateway".to_owned(),
                 placement: PlacementConfig::default(),
             },
+            inference: InferenceConfig::default(),
             server: ServerConfig::default(),
         }
     }
@@ -132,6 +138,8 @@ struct RawConfig {
     selection: RawSelection,
     #[serde(default)]
     ext_proc: RawExtProc,
+    #[serde(default)]
+    inference: RawInference,
     #[serde(default)]
     server: RawServer,
 }
@@ -192,11 +200,13 @@ impl RawConfig {
         let RawConfig {
             selection,
             ext_proc,
+            inference,
             server,
         } = self;
         Ok(Config {
             selection: selection.validate(defaults.selection)?,
             ext_proc: ext_proc.validate(defaults.ext_proc)?,
+            inference: inference.validate()?,
             server: server.validate(defaults.server)?,
         })
     }
@@ -323,7 +333,8 @@ fn non_empty(
     }
 }
 
-fn is_dns_label(name: &str) -> bool {
+/// Whether `name` is a Kubernetes namespace or Service name (an RFC 1123 label).
+pub(crate) fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name

@@ -7,7 +7,9 @@
 //! as it came, including fields newer than our compiled Envoy API. `tests/contract.rs` checks
 //! these numbers against the descriptors compiled from `proto/`.
 //!
-//! The extension contexts are kept opaque for the same reason: the hook never reads them.
+//! The extension contexts travel opaque too. The Route and Cluster hooks read theirs with
+//! [`PostRouteExtensionContext`] and [`PostClusterExtensionContext`], which declare only the
+//! Kubernetes objects: hostnames and policies are skipped like any unknown field.
 
 use std::marker::PhantomData;
 
@@ -105,6 +107,32 @@ echo_messages!(
     /// `PostEndpointsModify`: one `envoy.config.endpoint.v3.ClusterLoadAssignment`.
     PostEndpointsModifyRequest, PostEndpointsModifyResponse, load_assignment, post_endpoints_context
 );
+
+/// `PostRouteExtensionContext`, as far as the Route hook reads it: the objects of the route's
+/// `extensionRefs` (filter objects and custom backends alike). `hostnames` (2) and
+/// `extension_policies` (3) are not declared, so they are skipped unread.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PostRouteExtensionContext {
+    /// Every object the route refers to.
+    #[prost(message, repeated, tag = "1")]
+    pub extension_resources: Vec<ExtensionResource>,
+}
+
+/// `PostClusterExtensionContext`: the objects of the route the cluster was built for.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PostClusterExtensionContext {
+    /// Every object that route refers to; EG sends them all, not only the backends.
+    #[prost(message, repeated, tag = "1")]
+    pub backend_extension_resources: Vec<ExtensionResource>,
+}
+
+/// `ExtensionResource`: one Kubernetes object.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExtensionResource {
+    /// The object as EG's `unstructured.Unstructured` marshals it: JSON.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub unstructured_bytes: Bytes,
+}
 
 /// tonic codec for the contract: prost on the wire, but a request that cannot be decoded is
 /// the client's fault and answers `INVALID_ARGUMENT` (tonic's stock codec says `INTERNAL`).

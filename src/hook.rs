@@ -5,13 +5,15 @@
 //! of it for logs and `explain`. Listeners and route configurations are patched first; the
 //! clusters their selected routes target are then prepared for the upstream processor. Every
 //! input resource is in the response, in its input position; the processor cluster, when added,
-//! is appended after the input clusters.
+//! is appended after the input clusters. InferencePool routes get their endpoint pickers last
+//! (`crate::inference`), after the processor.
 
 use bytes::Bytes;
 
 use crate::config::Config;
 use crate::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
 use crate::index::{self, ChainKind, ClusterEntry, Index};
+use crate::inference::Inference;
 use crate::mutate::{
     Artifacts, cluster,
     listener::{self, ChainPatch},
@@ -29,6 +31,7 @@ pub struct Hook {
     config: Config,
     placement: Policy,
     artifacts: Artifacts,
+    inference: Inference,
 }
 
 /// The response, and the report that explains it.
@@ -45,11 +48,18 @@ impl Hook {
     pub fn new(config: Config) -> Self {
         let artifacts = Artifacts::new(&config.ext_proc);
         let placement = Policy::new(&config.ext_proc.placement);
+        let inference = Inference::new(&config, &artifacts.enable_on_route);
         Self {
             config,
             placement,
             artifacts,
+            inference,
         }
+    }
+
+    /// The InferencePool side: the Route and Cluster hooks, and its part of this one.
+    pub fn inference(&self) -> &Inference {
+        &self.inference
     }
 
     /// The configuration in force.
@@ -91,7 +101,16 @@ impl Hook {
             )
         });
 
+        // Pools last: their filters go after the processor, their clusters after its cluster.
+        let inference = self.inference.post_translate_modify(
+            &mut listeners,
+            &mut routes,
+            &mut clusters,
+            &index,
+        );
+
         let report = Report {
+            inference,
             index,
             decisions,
             chain_failures,

@@ -15,7 +15,8 @@
 //! of such a capture, and [`golden`] checks captures against reviewed results; [`render`] turns
 //! a response into an Envoy bootstrap so a real Envoy can validate it; `workload` (feature
 //! `workload`, on by default, off in the image) generates synthetic fleets for benches and
-//! tests.
+//! tests. [`inference`] serves InferencePool backends through EG's Route, Cluster and
+//! Translation hooks.
 //!
 //! # Public API
 //!
@@ -41,6 +42,7 @@ pub mod format;
 pub mod golden;
 pub mod hook;
 pub mod index;
+pub mod inference;
 pub mod mutate;
 pub mod offline;
 pub mod render;

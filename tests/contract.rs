@@ -178,3 +178,33 @@ fn service_has_the_six_eg_methods() {
         ]
     );
 }
+
+/// The contexts the Route and Cluster hooks read: the objects are field 1 of each context and
+/// `unstructured_bytes` is field 1 of `ExtensionResource`, as `xds_hook::contract` declares.
+#[test]
+fn extension_contexts_carry_their_objects_where_the_wire_structs_read_them() {
+    let cases = [
+        ("PostRouteExtensionContext", "extension_resources", 1),
+        (
+            "PostClusterExtensionContext",
+            "backend_extension_resources",
+            1,
+        ),
+    ];
+    for (msg, field, number) in cases {
+        let f = message(msg).get_field_by_name(field).unwrap();
+        assert_eq!(f.number(), number, "{msg}.{field}");
+        assert!(f.is_list(), "{msg}.{field}");
+        match f.kind() {
+            Kind::Message(m) => {
+                assert_eq!(m.full_name(), "envoygateway.extension.ExtensionResource")
+            }
+            other => panic!("{msg}.{field} is {other:?}"),
+        }
+    }
+    let bytes = message("ExtensionResource")
+        .get_field_by_name("unstructured_bytes")
+        .unwrap();
+    assert_eq!(bytes.number(), 1);
+    assert!(matches!(bytes.kind(), Kind::Bytes));
+}

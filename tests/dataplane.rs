@@ -29,8 +29,8 @@ use crate::support::envoy_process::{EnvoyProcess, free_port};
 use crate::support::ext_proc::{
     Phase, REQUEST_HEADER, RESPONSE_HEADER, Recorder, StreamRecord, StubProcessor,
 };
-use crate::support::repo;
 use crate::support::upstream::{self, Reply};
+use crate::support::{fill, repo};
 
 /// Processor streams one AI request opens: the downstream filter's, and the upstream filter's
 /// on the AI backend cluster.
@@ -65,20 +65,6 @@ const WITHOUT_BODY: &[Phase] = &[
 const CHAT_BODY: &[u8] = br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#;
 /// Bytes for the TCP chain; not HTTP, so http_inspector sends them to the default chain.
 const TCP_PAYLOAD: &[u8] = b"\x00\x01\x02 raw bytes for the tcp_proxy chain \xff";
-
-/// Replaces every `${NAME}` of `template`; every placeholder outside comments must be filled.
-fn fill(template: &str, values: &[(&str, String)]) -> String {
-    let mut text = template.to_owned();
-    for (name, value) in values {
-        text = text.replace(&format!("${{{name}}}"), value);
-    }
-    let unfilled: Vec<&str> = text
-        .lines()
-        .filter(|line| line.split('#').next().unwrap_or_default().contains("${"))
-        .collect();
-    assert!(unfilled.is_empty(), "unfilled placeholders: {unfilled:?}");
-    text
-}
 
 fn template(name: &str) -> String {
     std::fs::read_to_string(repo().join("tests/data/dataplane").join(name)).unwrap()

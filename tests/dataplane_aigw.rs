@@ -24,8 +24,8 @@ use xds_hook::{Config, Hook, render};
 use crate::envoy::envoy_bin;
 use crate::support::envoy_process::{EnvoyProcess, free_port};
 use crate::support::ext_proc::{BACKEND_HEADER, StubProcessor};
-use crate::support::repo;
 use crate::support::upstream::{self, Reply};
+use crate::support::{fill, repo};
 
 const OPENAI: &str = "envoy-gateway/openai-primary/route/chat/rule/0/ref/0";
 const AZURE: &str = "envoy-gateway/azure-fallback/route/chat/rule/0/ref/1";
@@ -39,20 +39,6 @@ const FAILOVER_LIMIT: Duration = Duration::from_secs(10);
 
 fn template(name: &str) -> String {
     std::fs::read_to_string(repo().join("tests/data/dataplane-aigw").join(name)).unwrap()
-}
-
-fn fill(text: &str, values: &[(&str, String)]) -> String {
-    let mut text = text.to_owned();
-    for (name, value) in values {
-        text = text.replace(&format!("${{{name}}}"), value);
-    }
-    assert!(
-        !text
-            .lines()
-            .any(|l| l.split('#').next().unwrap_or_default().contains("${")),
-        "unfilled placeholders"
-    );
-    text
 }
 
 /// Runs the hook, renders the bootstrap, and gives the EDS cluster the endpoints EG's EDS

@@ -414,3 +414,47 @@ mod toml_lite {
         }
     }
 }
+
+/// EG is set up for InferencePools the way the hook reads them, and the example pool is one
+/// the hook serves, behind a route that names it.
+#[test]
+fn envoy_gateway_and_the_inference_pool_example_agree_with_the_hook() {
+    use xds_hook::inference::pool;
+    let eg = document("envoy-gateway.yaml");
+    let manager = &eg["extensionManager"];
+    let backends = manager["backendResources"].as_array().unwrap();
+    let (group, version) = pool::API_VERSION.split_once('/').unwrap();
+    assert!(
+        backends
+            .iter()
+            .any(|b| b["group"] == group && b["version"] == version && b["kind"] == pool::KIND),
+        "backendResources lacks {}: {backends:?}",
+        pool::API_VERSION
+    );
+    let post = manager["hooks"]["xdsTranslator"]["post"]
+        .as_array()
+        .unwrap();
+    for hook in ["Translation", "Cluster", "Route"] {
+        assert!(
+            post.contains(&hook.into()),
+            "hooks.xdsTranslator.post lacks {hook}"
+        );
+    }
+
+    let example = documents("inference-pool-example.yaml");
+    let object = example
+        .iter()
+        .find(|d| d["kind"] == pool::KIND)
+        .expect("an InferencePool");
+    assert_eq!(object["apiVersion"], pool::API_VERSION);
+    let parsed = pool::parse(object).unwrap();
+    let route = example.iter().find(|d| d["kind"] == "HTTPRoute").unwrap();
+    let backend = &route["spec"]["rules"][0]["backendRefs"][0];
+    assert_eq!(backend["group"], group);
+    assert_eq!(backend["kind"], pool::KIND);
+    assert_eq!(backend["name"], parsed.key.name.as_str());
+    assert_eq!(
+        route["metadata"]["namespace"],
+        parsed.key.namespace.as_str()
+    );
+}

@@ -412,9 +412,7 @@ fn golden_outputs_load_in_envoy() {
             };
             let request =
                 with_stub_backends(format::read_request(&dir.join("input.yaml")).unwrap());
-            let output = Hook::new(config)
-                .post_translate_modify(request.clone())
-                .response;
+            let output = support::eg_flow::golden_response(config, &dir, request.clone());
             (case_name(&dir), corpus::echo(&request), output)
         })
         .collect();

@@ -11,16 +11,23 @@
 //! not listed here still runs, in `unlisted_cases_run_too`. `UPDATE_GOLDEN=1 cargo test golden`
 //! rewrites the expectations; review the diff before committing it. The kit also checks that the
 //! hook is idempotent on every output; request cases are also checked for losslessness here.
+//!
+//! A case with `extensions.yaml` (InferencePool backends) runs the Route and Cluster hooks in
+//! EG's order first (`support::eg_flow`), and its explanation lists those calls too.
 
 use std::path::{Path, PathBuf};
 
 use xds_hook::golden::{self, CaseResult};
 use xds_hook::{Config, Hook, format};
 
-use crate::support;
+use crate::support::{self, eg_flow};
 
-/// Runs one case folder through the kit and fails with its diffs.
+/// Runs one case folder through the kit (or, with InferencePool backends, through EG's order
+/// of hooks) and fails with its diffs.
 fn check(dir: &Path) {
+    if let Some(extensions) = eg_flow::extensions_path(dir) {
+        return check_eg_flow(dir, &extensions);
+    }
     let result = golden::run_case(dir, &Config::default(), support::updating());
     if let CaseResult::Failed(problems) = &result {
         panic!("{} failed:\n{}", dir.display(), problems.join("\n"));
@@ -51,6 +58,46 @@ macro_rules! cases {
     };
 }
 
+/// A case whose PostTranslateModify input is what the Route and Cluster hooks made of EG's
+/// resources: the three hooks in EG's order, then the same expectations as the kit's.
+fn check_eg_flow(dir: &Path, extensions: &Path) {
+    let config = match dir.join("config.yaml") {
+        path if path.exists() => Config::from_file(&path).unwrap(),
+        _ => Config::default(),
+    };
+    let annotation = config.selection.route_annotation.clone();
+    let hook = Hook::new(config);
+    let request = format::read_request(&dir.join("input.yaml")).unwrap();
+    let translation = eg_flow::run(&hook, request, extensions);
+    support::assert_nothing_lost(&translation.request, &translation.outcome.response);
+    let again = hook.post_translate_modify(support::as_request(&translation.outcome.response));
+    assert!(
+        again.response == translation.outcome.response,
+        "{}: not idempotent",
+        dir.display()
+    );
+    let yaml =
+        format::encode_response(&translation.outcome.response, format::Format::Yaml).unwrap();
+    let expectations = [
+        ("output.yaml", String::from_utf8(yaml).unwrap()),
+        ("explain.txt", translation.explain(&annotation)),
+    ];
+    let mut problems = Vec::new();
+    for (file, actual) in expectations {
+        let path = dir.join(file);
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        if expected == actual {
+            continue;
+        }
+        if support::updating() {
+            std::fs::write(&path, actual).unwrap();
+        } else {
+            problems.push(golden::diff(&path, &expected, &actual));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 fn case_dir(dir: &str, case: &str) -> PathBuf {
     support::repo().join(dir).join(case.replace('_', "-"))
 }
@@ -75,6 +122,10 @@ mod testdata {
         gateway_opt_in_annotation,
         http_and_tcp_chains,
         https_sni_chains,
+        inference_next_to_ai_route,
+        inference_one_pool,
+        inference_shared_route_config,
+        inference_two_pools,
         inline_route_config,
         malformed_hcm_type,
         missing_route_config,

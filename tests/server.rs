@@ -314,3 +314,97 @@ async fn reflection_lists_the_extension_and_resolves_its_files() {
     );
     server.stop().await;
 }
+
+/// A `PostRouteExtensionContext` (or cluster context: same field) holding `objects`.
+fn context_with(objects: &[serde_json::Value]) -> Bytes {
+    let context = PostRouteExtensionContext {
+        extension_resources: objects
+            .iter()
+            .map(|o| ExtensionResource {
+                unstructured_bytes: serde_json::to_vec(o).unwrap().into(),
+            })
+            .collect(),
+    };
+    context.encode_to_vec().into()
+}
+
+fn pool_object(port: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "inference.networking.k8s.io/v1", "kind": "InferencePool",
+        "metadata": {"name": "vllm", "namespace": "team-a"},
+        "spec": {"endpointPickerRef": {"name": "vllm-epp", "port": {"number": port}}}
+    })
+}
+
+#[tokio::test]
+async fn inference_pool_hooks_edit_pool_resources_and_refuse_malformed_pools() {
+    let mut server = Running::start(Config::default()).await;
+    let route = serde_json::json!({"name": "r", "match": {"prefix": "/"},
+        "route": {"cluster": "httproute/team-a/llm/rule/0"}});
+    let route: Bytes =
+        xds_hook::format::text_to_binary(&route, "envoy.config.route.v3.Route", "route")
+            .unwrap()
+            .into();
+    let cluster = serde_json::json!({"name": "httproute/team-a/llm/rule/0", "type": "EDS",
+        "edsClusterConfig": {"edsConfig": {"ads": {}}}});
+    let cluster: Bytes =
+        xds_hook::format::text_to_binary(&cluster, "envoy.config.cluster.v3.Cluster", "cluster")
+            .unwrap()
+            .into();
+    let c = &mut server.client;
+
+    // A route and a cluster to a pool are changed; with another kind only, echoed.
+    let pool = context_with(&[pool_object(9002.into())]);
+    let answer = c
+        .post_route_modify(PostRouteModifyRequest {
+            route: Some(route.clone()),
+            post_route_context: Some(pool.clone()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let changed = answer.route.unwrap();
+    assert_ne!(changed, route);
+    assert!(support::has_bytes(&changed, b"xds-hook.inference"));
+    let answer = c
+        .post_cluster_modify(PostClusterModifyRequest {
+            cluster: Some(cluster.clone()),
+            post_cluster_context: Some(pool),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(support::has_bytes(
+        &answer.cluster.unwrap(),
+        b"x-gateway-destination-endpoint"
+    ));
+    let other =
+        context_with(&[serde_json::json!({"apiVersion": "example.io/v1", "kind": "Filter"})]);
+    let answer = c
+        .post_cluster_modify(PostClusterModifyRequest {
+            cluster: Some(cluster.clone()),
+            post_cluster_context: Some(other),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.cluster, Some(cluster.clone()), "byte-identical");
+
+    // A malformed pool is INVALID_ARGUMENT naming the pool and the field.
+    let status = c
+        .post_route_modify(PostRouteModifyRequest {
+            route: Some(route),
+            post_route_context: Some(context_with(&[pool_object("9002".into())])),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status
+            .message()
+            .starts_with("InferencePool team-a/vllm: spec.endpointPickerRef.port.number: "),
+        "{}",
+        status.message()
+    );
+    server.stop().await;
+}

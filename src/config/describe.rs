@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::{Config, ListenAddr};
+use super::{Config, EndpointPickerTls, ListenAddr};
 
 /// `Config`, in the file's shape.
 #[derive(Serialize)]
@@ -14,7 +14,22 @@ use super::{Config, ListenAddr};
 struct Shown {
     selection: Selection,
     ext_proc: ExtProc,
+    inference: Inference,
     server: Server,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Inference {
+    message_timeout: String,
+    endpoint_picker_tls: EndpointPickerTlsShown,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EndpointPickerTlsShown {
+    /// `null`: the picker's certificate is not verified.
+    ca_file: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -81,6 +96,7 @@ impl Config {
         let Config {
             selection,
             ext_proc,
+            inference,
             server,
         } = self;
         let shown = Shown {
@@ -101,6 +117,15 @@ impl Config {
                 placement: Placement {
                     after: ext_proc.placement.after.clone(),
                     before: ext_proc.placement.before.clone(),
+                },
+            },
+            inference: Inference {
+                message_timeout: duration(inference.message_timeout),
+                endpoint_picker_tls: EndpointPickerTlsShown {
+                    ca_file: match &inference.endpoint_picker_tls {
+                        EndpointPickerTls::Unverified => None,
+                        EndpointPickerTls::Verified { ca_file } => Some(ca_file.clone()),
+                    },
                 },
             },
             server: Server {
@@ -136,6 +161,7 @@ mod tests {
             Config::from_yaml(
                 "selection:\n  gatewayNamespaces: [team-a, envoy-gateway]\n  gatewayAnnotation: managed\n\
                  extProc:\n  messageTimeout: 2500ms\n  placement:\n    after: [jwt_authn, lua]\n\
+                 inference:\n  messageTimeout: 1m\n  endpointPickerTls:\n    caFile: /etc/epp/ca.crt\n\
                  server:\n  listen: [127.0.0.1:9000, unix:///run/h.sock]\n  adminListen: null\n  \
                  queueTimeout: 1m 30s\n  tls:\n    certFile: /t/tls.crt\n    keyFile: /t/tls.key\n    clientCaFile: /t/ca.crt\n",
             )

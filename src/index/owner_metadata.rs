@@ -74,7 +74,8 @@ impl OwnerMetadata {
         })
     }
 
-    fn bytes<'a>(&self, config: &'a impl Source) -> Option<&'a [u8]> {
+    /// The encoded metadata, `None` when there is none; `config` as for [`Self::mentions`].
+    pub fn bytes<'a>(&self, config: &'a impl Source) -> Option<&'a [u8]> {
         // Metadata of another route configuration: an error of the caller, not of the input.
         Some(config.bytes(self.at?).unwrap_or_default())
     }

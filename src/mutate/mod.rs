@@ -155,14 +155,14 @@ impl UpstreamArtifacts {
     }
 }
 
-fn to_any<M: Message + Name>(message: &M) -> Any {
+pub(crate) fn to_any<M: Message + Name>(message: &M) -> Any {
     Any {
         type_url: format!("{}{}", names::TYPE_URL_PREFIX, M::full_name()),
         value: message.encode_to_vec(),
     }
 }
 
-fn duration(d: std::time::Duration) -> Duration {
+pub(crate) fn duration(d: std::time::Duration) -> Duration {
     Duration {
         seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),

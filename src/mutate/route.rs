@@ -170,7 +170,9 @@ fn splice_route<'a>(
     Ok((!splice.is_unchanged()).then_some(splice))
 }
 
-fn per_filter_config_keys(route_bytes: &[u8]) -> impl Iterator<Item = Result<&[u8], WireError>> {
+pub(crate) fn per_filter_config_keys(
+    route_bytes: &[u8],
+) -> impl Iterator<Item = Result<&[u8], WireError>> {
     wire::len_payloads(route_bytes, RouteView::TYPED_PER_FILTER_CONFIG).map(|entry| {
         entry.and_then(|e| Ok(wire::single_len(e, map_entry::KEY)?.unwrap_or_default()))
     })

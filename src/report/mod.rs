@@ -12,7 +12,7 @@ pub mod graph;
 pub mod json;
 mod lines;
 pub mod route;
-mod text;
+pub(crate) mod text;
 mod upstream;
 
 use std::fmt;
@@ -101,6 +101,8 @@ pub struct Report {
     pub processor_cluster: Option<ProcessorCluster>,
     /// Input counts: clusters, secrets, listeners, route configurations.
     pub resources_in: [usize; 4],
+    /// What was done for InferencePool routes (empty without any).
+    pub inference: crate::inference::Report,
 }
 
 /// Counters for one call (in `--format json` under these names, camelCased).
@@ -206,6 +208,7 @@ impl Report {
             processor_cluster = ?self.processor_cluster,
             "PostTranslateModify"
         );
+        self.inference.log(&self.index);
         if !tracing::enabled!(tracing::Level::DEBUG) {
             return;
         }
@@ -237,7 +240,8 @@ impl Report {
                     .to_owned(),
             );
         }
-        if routes > 0 && self.summary().routes_selected == 0 {
+        // Pool routes need no annotation: a request serving pools is not missing one.
+        if routes > 0 && self.summary().routes_selected == 0 && self.inference.is_empty() {
             hints.push(format!(
                 "no route is selected. EG copies into xDS only annotations whose key starts with \
                  gateway.envoyproxy.io/, and strips that prefix: annotate the HTTPRoute with \

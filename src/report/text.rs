@@ -89,6 +89,7 @@ impl Report {
         for hint in self.hints(route_annotation) {
             let _ = writeln!(out, "hint: {hint}");
         }
+        out.push_str(&self.inference.explain(&self.index));
         out
     }
 }
@@ -117,7 +118,7 @@ pub(super) const NOTHING_SENT: &str = "nothing to run the hook on: this dump hol
     sections EG sends (listeners, route configurations, clusters, secrets)\n";
 
 /// Writes rows as aligned columns; the last column is not padded.
-fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[&str; N]]) {
+pub(crate) fn table<const N: usize>(out: &mut String, header: [&str; N], rows: &[[&str; N]]) {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

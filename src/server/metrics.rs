@@ -91,6 +91,8 @@ pub struct HookMetrics {
     pub clusters_patched: Counter,
     /// Chains and route configurations left alone, by reason.
     pub skips: Family<ReasonLabels, Counter>,
+    /// InferencePool hooks and routes.
+    pub inference: super::inference::InferenceMetrics,
 }
 
 /// One gRPC method.
@@ -281,6 +283,7 @@ impl Metrics {
             "Filter chains and route configurations left alone, by reason",
             hook.skips.clone(),
         );
+        hook.inference.register(r);
         r.register(
             "tls_reloads",
             "Reloads of changed TLS files, by result",

@@ -17,6 +17,7 @@
 
 pub mod admin;
 pub mod health;
+pub mod inference;
 pub mod layer;
 pub mod limits;
 pub mod linger;

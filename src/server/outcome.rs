@@ -68,22 +68,27 @@ impl Recorder {
             .routes_enabled
             .inc_by(count(summary.routes_selected));
         metrics.clusters_patched.inc_by(clusters_patched(report));
-        for (reason, place, detail) in skips(report) {
+        let counted = skips(report).into_iter().map(|(reason, place, detail)| {
+            (reason.label(), reason.is_misconfiguration(), place, detail)
+        });
+        // Every pool skip means EG or the hook is set up wrong.
+        let pools = report.inference.skips(&report.index).into_iter();
+        let pools = pools.map(|(reason, place, detail)| (reason.label(), true, place, detail));
+        for (label, misconfiguration, place, detail) in counted.chain(pools) {
             metrics
                 .skips
-                .get_or_create(&ReasonLabels {
-                    reason: reason.label(),
-                })
+                .get_or_create(&ReasonLabels { reason: label })
                 .inc();
-            if reason.is_misconfiguration() && self.warned.first_time(&(reason, &place)) {
+            if misconfiguration && self.warned.first_time(&(label, &place)) {
                 tracing::warn!(
-                    reason = reason.label(),
+                    reason = label,
                     resource = %place,
                     detail = %detail,
                     "left as is, probably a misconfiguration (warned once per resource)"
                 );
             }
         }
+        metrics.inference.translated(&report.inference);
     }
 }
 

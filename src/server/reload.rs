@@ -143,17 +143,18 @@ impl Reloader {
                 );
             }
         }
-        let hook_changed =
-            config.selection != running.selection || config.ext_proc != running.ext_proc;
         self.server = Some(config.server.clone());
+        // What the hook would run with: every section the file sets, but the process's own
+        // server settings, which apply on restart.
+        let candidate = Config {
+            server: running.server.clone(),
+            ..config
+        };
+        let hook_changed = candidate != *running;
         self.metrics.config_in_force(self.hash.as_deref(), &hash);
         self.hash = Some(hash.clone());
         if hook_changed {
-            let config = Config {
-                server: running.server.clone(),
-                ..config
-            };
-            self.hooks.replace(Hook::new(config));
+            self.hooks.replace(Hook::new(candidate));
         }
         if !first || hook_changed {
             tracing::info!(

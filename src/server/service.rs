@@ -2,9 +2,10 @@
 //!
 //! `PostTranslateModify` runs the hook on a blocking thread (it is CPU work on a whole fleet),
 //! records what it did, logs its report inside the call's span, hands the response back, and
-//! only then frees the report. The five per-resource hooks
-//! echo their input: EG takes a returned resource as final, so they must never answer with an
-//! empty one.
+//! only then frees the report. `PostRouteModify` and `PostClusterModify` serve InferencePool
+//! backends (`crate::inference`) and echo every other resource; the other three per-resource
+//! hooks echo their input: EG takes a returned resource as final, so they must never answer
+//! with an empty one.
 
 use std::sync::Arc;
 
@@ -104,7 +105,12 @@ impl EnvoyGatewayExtension for ExtensionService {
         &self,
         request: Request<PostRouteModifyRequest>,
     ) -> Result<Response<PostRouteModifyResponse>, Status> {
-        Ok(Response::new(request.into_inner().into()))
+        let hook = self.hooks.current();
+        let answer = hook.inference().post_route_modify(request.into_inner());
+        self.metrics.hook.inference.answered("route", &answer);
+        answer
+            .map(|a| Response::new(a.response))
+            .map_err(|refusal| Status::invalid_argument(refusal.to_string()))
     }
 
     async fn post_virtual_host_modify(
@@ -125,7 +131,12 @@ impl EnvoyGatewayExtension for ExtensionService {
         &self,
         request: Request<PostClusterModifyRequest>,
     ) -> Result<Response<PostClusterModifyResponse>, Status> {
-        Ok(Response::new(request.into_inner().into()))
+        let hook = self.hooks.current();
+        let answer = hook.inference().post_cluster_modify(request.into_inner());
+        self.metrics.hook.inference.answered("cluster", &answer);
+        answer
+            .map(|a| Response::new(a.response))
+            .map_err(|refusal| Status::invalid_argument(refusal.to_string()))
     }
 
     async fn post_endpoints_modify(

@@ -4,7 +4,9 @@
 
 pub mod document;
 pub mod eg_client;
+pub mod eg_flow;
 pub mod envoy_process;
+pub mod epp;
 pub mod ext_proc;
 pub mod upstream;
 
@@ -31,6 +33,20 @@ pub fn corpus() -> Option<PathBuf> {
         dir.display()
     );
     None
+}
+
+/// Replaces every `${NAME}` of `template`; every placeholder outside comments must be filled.
+pub fn fill(template: &str, values: &[(&str, String)]) -> String {
+    let mut text = template.to_owned();
+    for (name, value) in values {
+        text = text.replace(&format!("${{{name}}}"), value);
+    }
+    let unfilled: Vec<&str> = text
+        .lines()
+        .filter(|line| line.split('#').next().unwrap_or_default().contains("${"))
+        .collect();
+    assert!(unfilled.is_empty(), "unfilled placeholders: {unfilled:?}");
+    text
 }
 
 /// Subdirectories of `dir`, sorted.
@@ -222,4 +238,9 @@ pub fn assert_chains_patched_where_routes_selected(report: &xds_hook::report::Re
             );
         }
     }
+}
+
+/// Whether `bytes` contain `needle` anywhere.
+pub fn has_bytes(bytes: &[u8], needle: &[u8]) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle)
 }
