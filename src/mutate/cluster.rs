@@ -14,7 +14,8 @@ use prost::encoding::WireType;
 
 use super::metadata::Entries;
 use super::{BACKEND_NAME_KEY, ROUTE_METADATA_NAMESPACE, UPSTREAM_HOST_KEY, UpstreamArtifacts};
-use crate::select::cluster::{FilterEdit, GroupNames, HostNames, UpstreamPatch};
+use crate::select::cluster::{FilterEdit, UpstreamPatch};
+use crate::select::hosts::{GroupNames, HostNames};
 use crate::wire::{self, WireError};
 use crate::xds::{
     AnyView, ClusterLoadAssignmentView, ClusterView, HttpProtocolOptionsView, LbEndpointView,

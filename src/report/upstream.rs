@@ -4,7 +4,8 @@
 use super::Change;
 use crate::index::Index;
 use crate::select::backend_name::Unnamed;
-use crate::select::cluster::{ClusterDecision, FilterEdit, HostNames, UpstreamPatch};
+use crate::select::cluster::{ClusterDecision, FilterEdit, UpstreamPatch};
+use crate::select::hosts::HostNames;
 use crate::select::upstream::{BackendRef, Unresolved};
 
 /// The upstream side of one call.

@@ -4,11 +4,9 @@
 
 use std::fmt;
 
-use super::backend_name::{self, Unnamed};
+use super::hosts::{self, HostNames};
 use super::upstream::BackendRef;
-use crate::index::{
-    ClusterEntry, EndpointGroup, Endpoints, InvalidField, Ownership, UpstreamFilters,
-};
+use crate::index::{ClusterEntry, InvalidField, UpstreamFilters};
 
 /// What happens to one AI backend cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,27 +37,6 @@ pub enum FilterEdit {
     InsertAt(usize),
     /// Our filter is already there.
     Present,
-}
-
-/// The metadata written for a cluster's hosts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HostNames {
-    /// Endpoints arrive by EDS: no hosts in the request, so the name (when one is right for
-    /// every host) goes in the cluster's metadata, which the processor reads next.
-    Eds(Result<String, Unnamed>),
-    /// Per endpoint group, in order.
-    Groups(Vec<GroupNames>),
-}
-
-/// What the hosts of one endpoint group are told.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupNames {
-    /// `per_route_rule_backend_name`, or why it cannot be named.
-    pub backend_name: Result<String, Unnamed>,
-    /// Per host, `upstream_host` when the host has a DNS name.
-    pub upstream_hosts: Vec<Option<String>>,
-    /// The group's new failover priority, when the backendRef sets one it does not have.
-    pub priority: Option<u32>,
 }
 
 /// Why an AI backend cluster is left alone.
@@ -122,117 +99,6 @@ pub fn decide_cluster(
             }
         },
     };
-    let hosts = match &backend_ref.generated {
-        Some(generated) => backend_name::generated_host_names(
-            &entry.name,
-            &entry.endpoints,
-            backend_ref,
-            generated,
-        ),
-        None => derived_host_names(&entry.endpoints, backend_ref),
-    };
+    let hosts = hosts::host_names(&entry.name, &entry.endpoints, backend_ref);
     ClusterDecision::Patch(UpstreamPatch { filters, hosts })
-}
-
-/// Names from EG's backend metadata, for HTTPRoutes the AI Gateway did not generate.
-fn derived_host_names(endpoints: &Endpoints, backend_ref: &BackendRef) -> HostNames {
-    let Endpoints::Inline(groups) = endpoints else {
-        return HostNames::Eds(Err(Unnamed::EdsWithoutContract));
-    };
-    let refs = ref_indices(groups, backend_ref.weighted_ref);
-    HostNames::Groups(
-        groups
-            .iter()
-            .zip(refs)
-            .map(|(group, j)| GroupNames {
-                backend_name: backend_name::derived_name(&group.backend, backend_ref, j),
-                upstream_hosts: group.hosts.clone(),
-                priority: None,
-            })
-            .collect(),
-    )
-}
-
-/// The ref index of each endpoint group: the weighted position, or the ordinal of the group's
-/// backend among the distinct backends in order (zone-split groups of one backend share it).
-fn ref_indices(groups: &[EndpointGroup], weighted_ref: Option<usize>) -> Vec<usize> {
-    match weighted_ref {
-        Some(j) => vec![j; groups.len()],
-        None => distinct_backend_ordinals(groups),
-    }
-}
-
-/// The ordinal of each group's backend among the distinct backends, in order; groups without
-/// a known backend each count as their own.
-pub(super) fn distinct_backend_ordinals(groups: &[EndpointGroup]) -> Vec<usize> {
-    let mut seen: Vec<&Ownership> = Vec::new();
-    groups
-        .iter()
-        .map(
-            |group| match seen.iter().position(|b| **b == group.backend) {
-                Some(j) if group.backend != Ownership::Unknown => j,
-                _ => {
-                    seen.push(&group.backend);
-                    seen.len() - 1
-                }
-            },
-        )
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::index::Owner;
-
-    fn backend(name: &str) -> Ownership {
-        Ownership::Owned(Owner {
-            kind: "Backend".into(),
-            name: name.into(),
-            namespace: "ai".into(),
-            section_name: None,
-            annotations: Default::default(),
-        })
-    }
-
-    fn group(owner: Ownership) -> EndpointGroup {
-        EndpointGroup {
-            backend: owner,
-            region: String::new(),
-            priority: 0,
-            hosts: vec![None],
-        }
-    }
-
-    #[test]
-    fn ref_index_counts_distinct_backends_and_keeps_zone_groups_together() {
-        let groups = [
-            group(backend("openai")),
-            group(backend("openai")),
-            group(backend("bedrock")),
-            group(Ownership::Unknown),
-            group(Ownership::Unknown),
-        ];
-        assert_eq!(ref_indices(&groups, None), vec![0, 0, 1, 2, 3]);
-        assert_eq!(ref_indices(&groups, Some(4)), vec![4; 5]);
-    }
-
-    #[test]
-    fn derived_names_use_the_eg_backend_and_the_rules_order() {
-        let r = BackendRef {
-            route_namespace: "team-a".into(),
-            route_name: "chat".into(),
-            rule: 2,
-            weighted_ref: None,
-            generated: None,
-        };
-        assert_eq!(
-            backend_name::derived_name(&backend("openai"), &r, 1).as_deref(),
-            Ok("ai/openai/route/chat/rule/2/ref/1")
-        );
-        assert_eq!(
-            backend_name::derived_name(&Ownership::Unknown, &r, 0),
-            Err(Unnamed::NoOwner)
-        );
-    }
 }

@@ -8,6 +8,7 @@
 
 pub mod backend_name;
 pub mod cluster;
+pub mod hosts;
 pub mod order;
 pub mod reason;
 pub mod upstream;
