@@ -148,7 +148,7 @@ const EXIT_USAGE: u8 = 64;
 /// Exit code for bad input data (EX_DATAERR).
 const EXIT_DATA: u8 = 65;
 
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

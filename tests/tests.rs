@@ -4,7 +4,10 @@
 //! input must never crash the hook. Tests are the opposite: a broken expectation should stop
 //! the test right there, so the allowances are made once, here, for every test module.
 
+//! `unreachable_pub` guards the library's surface; a test module's helpers are shared
+//! between test modules of this one binary, and `pub` says so.
 #![allow(
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,

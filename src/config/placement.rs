@@ -18,7 +18,7 @@ use crate::xds::names;
 /// Types the processor goes after by default: every type EG orders before ext_proc except
 /// Lua, in EG's order (EG v1.9 adds csrf). Authentication is among them: the processor must
 /// only ever see authenticated requests.
-pub const DEFAULT_AFTER: [&str; 13] = [
+pub(crate) const DEFAULT_AFTER: [&str; 13] = [
     "custom_response",
     "health_check",
     "fault",
@@ -36,7 +36,7 @@ pub const DEFAULT_AFTER: [&str; 13] = [
 
 /// Types the processor goes before by default: Lua (which EG orders before ext_proc), then
 /// every type EG orders at or after ext_proc, in EG's order.
-pub const DEFAULT_BEFORE: [&str; 15] = [
+pub(crate) const DEFAULT_BEFORE: [&str; 15] = [
     "lua",
     "ext_proc",
     "wasm",

@@ -18,7 +18,7 @@ const SENTINEL: &str = "xds-hook.invalid/google.protobuf.Empty";
 const ANY: &str = "google.protobuf.Any";
 
 /// Replaces `{}` in `Any` positions with the sentinel; returns how many were replaced.
-pub fn mark_json(value: &mut Value, descriptor: &MessageDescriptor) -> usize {
+pub(crate) fn mark_json(value: &mut Value, descriptor: &MessageDescriptor) -> usize {
     if descriptor.full_name() == ANY {
         return mark_any_json(value, descriptor);
     }
@@ -82,7 +82,7 @@ fn mark_any_json(value: &mut Value, any: &MessageDescriptor) -> usize {
 }
 
 /// Turns sentinel `Any`s (as rendered in JSON) back into `{}`.
-pub fn unmark_json(value: &mut Value) {
+pub(crate) fn unmark_json(value: &mut Value) {
     match value {
         Value::Object(object) => {
             if object.get("@type").and_then(Value::as_str) == Some(SENTINEL) {
@@ -97,7 +97,7 @@ pub fn unmark_json(value: &mut Value) {
 }
 
 /// Blanks every sentinel `Any` in an encoded message (the inverse of [`mark_json`]).
-pub fn blank_sentinels(
+pub(crate) fn blank_sentinels(
     message: &[u8],
     descriptor: &MessageDescriptor,
 ) -> Result<Option<Vec<u8>>, WireError> {
@@ -107,7 +107,7 @@ pub fn blank_sentinels(
 }
 
 /// Gives every untyped `Any` in an encoded message the sentinel type, so it can be rendered.
-pub fn mark_untyped(
+pub(crate) fn mark_untyped(
     message: &[u8],
     descriptor: &MessageDescriptor,
 ) -> Result<Option<Vec<u8>>, WireError> {

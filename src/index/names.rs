@@ -14,7 +14,7 @@ use hashbrown::HashTable;
 
 /// Names in request order, and the positions that carry each.
 #[derive(Default)]
-pub struct Names {
+pub(crate) struct Names {
     /// Every name, one after another.
     text: String,
     /// Per position, where its name ends in `text`; it starts where the previous one ends.
@@ -70,14 +70,14 @@ impl Names {
     }
 
     /// The first position named `name`.
-    pub fn first(&self, name: &str) -> Option<usize> {
+    pub(crate) fn first(&self, name: &str) -> Option<usize> {
         let hash = self.hasher.hash_one(name);
         let same = |&(first, _): &(usize, usize)| self.name(first) == name;
         self.table.find(hash, same).map(|&(first, _)| first)
     }
 
     /// Every position named `name`, in order.
-    pub fn all(&self, name: &str) -> impl Iterator<Item = usize> + '_ {
+    pub(crate) fn all(&self, name: &str) -> impl Iterator<Item = usize> + '_ {
         std::iter::successors(self.first(name), |p| self.next.get(*p).copied().flatten())
     }
 

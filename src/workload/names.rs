@@ -37,9 +37,9 @@ pub(super) fn chance(seed: u64, stream: u64, index: usize, fraction: f64) -> boo
 /// Draw streams, so that knobs do not perturb each other's choices.
 pub(super) mod stream {
     /// Whether an HTTPRoute is annotated.
-    pub const ANNOTATED: u64 = 1;
+    pub(crate) const ANNOTATED: u64 = 1;
     /// Whether a listener uses `XDSNameSchemeV2`.
-    pub const NAMING: u64 = 2;
+    pub(crate) const NAMING: u64 = 2;
 }
 
 /// The HTTPRoute behind cluster `index`: every route and cluster of one HTTPRoute agree.
@@ -55,7 +55,7 @@ pub(super) struct HttpRoute {
 
 impl HttpRoute {
     /// HTTPRoute number `index`.
-    pub fn new(spec: &Spec, index: usize) -> Self {
+    pub(crate) fn new(spec: &Spec, index: usize) -> Self {
         Self {
             namespace: namespace(spec, index / 3),
             name: format!("app-{index}"),
@@ -64,7 +64,7 @@ impl HttpRoute {
     }
 
     /// The cluster EG builds for the HTTPRoute's first rule.
-    pub fn cluster(&self) -> String {
+    pub(crate) fn cluster(&self) -> String {
         format!("httproute/{}/{}/rule/0", self.namespace, self.name)
     }
 }
@@ -82,7 +82,7 @@ pub(super) struct Gateway {
 
 impl Gateway {
     /// `<namespace>/<gateway>/<section>`, EG's legacy resource name.
-    pub fn legacy_name(&self) -> String {
+    pub(crate) fn legacy_name(&self) -> String {
         format!("{}/{}/{}", self.namespace, self.name, self.section)
     }
 }
