@@ -14,37 +14,33 @@ impl Report {
     /// Per-chain lines, in request order.
     pub fn chain_lines(&self) -> Vec<ChainLine> {
         let mut lines = Vec::new();
-        let listeners = self.index.listeners.iter().zip(&self.decisions.listeners);
-        for (li, (listener, decisions)) in listeners.enumerate() {
-            let chains = match &listener.chains {
+        for listener in self.listeners() {
+            let name = &listener.entry.name;
+            let whole = |reason: String| ChainLine {
+                listener: name.clone(),
+                chain: "-".to_owned(),
+                decision: "skipped",
+                reason,
+            };
+            let chains = match listener.chains() {
                 Ok(chains) => chains,
                 Err(e) => {
-                    lines.push(ChainLine {
-                        listener: listener.name.clone(),
-                        chain: "-".to_owned(),
-                        decision: "skipped",
-                        reason: format!("malformed listener, left as is: {e}"),
-                    });
+                    lines.push(whole(format!("malformed listener, left as is: {e}")));
                     continue;
                 }
             };
-            if chains.is_empty() {
+            let before = lines.len();
+            for chain in chains {
+                let (decision, reason) = chain.verdict();
                 lines.push(ChainLine {
-                    listener: listener.name.clone(),
-                    chain: "-".to_owned(),
-                    decision: "skipped",
-                    reason: "no filter chains".to_owned(),
-                });
-            }
-            for (chain, decision) in chains.iter().zip(decisions) {
-                let failure = self.chain_failure(li, chain.locator);
-                let (decision, reason) = chain_verdict(chain, decision, failure);
-                lines.push(ChainLine {
-                    listener: listener.name.clone(),
-                    chain: chain_place(chain),
+                    listener: name.clone(),
+                    chain: chain_place(chain.entry),
                     decision,
                     reason,
                 });
+            }
+            if lines.len() == before {
+                lines.push(whole("no filter chains".to_owned()));
             }
         }
         lines
@@ -53,14 +49,10 @@ impl Report {
     /// Per-route lines, in request order.
     pub fn route_lines(&self) -> Vec<RouteLine> {
         let mut lines = Vec::new();
-        let configs = self
-            .index
-            .route_configs
-            .iter()
-            .zip(&self.decisions.route_configs);
-        for ((rc, decision), change) in configs.zip(&self.route_changes) {
-            let vhosts = match &rc.virtual_hosts {
-                Ok(vhosts) => vhosts,
+        for config in self.route_configs() {
+            let rc = config.entry;
+            let routes = match config.routes() {
+                Ok(routes) => routes,
                 Err(e) => {
                     lines.push(RouteLine::whole(
                         &rc.name,
@@ -70,29 +62,27 @@ impl Report {
                     continue;
                 }
             };
-            if let Change::Failed(e) = change {
+            if let Change::Failed(e) = config.change {
                 lines.push(RouteLine::whole(
                     &rc.name,
                     "skipped",
                     format!("left as is, cannot edit: {e}"),
                 ));
             }
-            for (vhost, route_decisions) in vhosts.iter().zip(&decision.virtual_hosts) {
-                for (route, route_decision) in vhost.routes.iter().zip(route_decisions) {
-                    let owner = match route.owner.ownership(rc) {
-                        Ownership::Owned(owner) => Some(OwnerRef::of(owner)),
-                        _ => None,
-                    };
-                    let (decision, reason) = route_verdict(route_decision, change);
-                    lines.push(RouteLine {
-                        route_config: rc.name.clone(),
-                        virtual_host: rc.text(vhost.name).to_owned(),
-                        route: rc.text(route.name).to_owned(),
-                        owner,
-                        decision,
-                        reason,
-                    });
-                }
+            for route in routes {
+                let owner = match route.entry.owner.ownership(rc) {
+                    Ownership::Owned(owner) => Some(OwnerRef::of(owner)),
+                    _ => None,
+                };
+                let (decision, reason) = route_verdict(route.decision, config.change);
+                lines.push(RouteLine {
+                    route_config: rc.name.clone(),
+                    virtual_host: rc.text(route.virtual_host.1.name).to_owned(),
+                    route: rc.text(route.entry.name).to_owned(),
+                    owner,
+                    decision,
+                    reason,
+                });
             }
         }
         lines

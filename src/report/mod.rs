@@ -14,6 +14,7 @@ mod lines;
 pub mod route;
 pub(crate) mod text;
 mod upstream;
+mod walk;
 
 use std::fmt;
 
@@ -25,6 +26,7 @@ use crate::select::{ChainDecision, ChainSkip, Decisions};
 pub use lines::{ChainLine, OwnerRef, RouteLine, chain_place, chain_verdict, route_verdict};
 pub use text::explain_sections;
 pub use upstream::{ClusterLine, ClusterOutcome, UpstreamReport, route_name, route_subject};
+pub use walk::{Chain, Listener, Route, RouteConfig};
 
 /// Where a call's request came from, when the input held several Gateways (an `egctl` or Envoy
 /// admin dump).

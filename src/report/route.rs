@@ -12,9 +12,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use super::{
-    ChainLine, Change, Origin, Report, Section, chain_place, chain_verdict, route_verdict,
-};
+use super::{ChainLine, Origin, Report, Section, chain_place, route_verdict};
 use crate::format::gateway_api::ApiObject;
 use crate::index::{ChainKind, Ownership, RouteConfigEntry, RouteEntry};
 use crate::select::{ChainDecision, ChainSkip, NotSelected, RouteDecision};
@@ -160,62 +158,51 @@ pub(crate) fn built_from(rc: &RouteConfigEntry, route: &RouteEntry, query: &Rout
 
 fn routes_of(report: &Report, query: &RouteQuery) -> Vec<XdsRoute> {
     let mut out = Vec::new();
-    let configs = report.index.route_configs.iter().enumerate();
-    for (ri, rc) in configs {
-        let Ok(vhosts) = &rc.virtual_hosts else {
+    for config in report.route_configs() {
+        let (rc, change) = (config.entry, config.change);
+        let Ok(routes) = config.routes() else {
             continue;
         };
-        let decision = report.decisions.route_configs.get(ri);
-        let change = report.route_changes.get(ri).unwrap_or(&Change::NotSelected);
-        for (vi, vhost) in vhosts.iter().enumerate() {
-            for (r, route) in vhost.routes.iter().enumerate() {
-                if !built_from(rc, route, query) {
-                    continue;
-                }
-                let Some(route_decision) = decision
-                    .and_then(|d| d.virtual_hosts.get(vi))
-                    .and_then(|v| v.get(r))
-                else {
-                    continue;
-                };
-                let (verdict, reason) = route_verdict(route_decision, change);
-                out.push(XdsRoute {
-                    route_config: rc.name.clone(),
-                    virtual_host: rc.text(vhost.name).to_owned(),
-                    route: rc.text(route.name).to_owned(),
-                    decision: verdict,
-                    reason,
-                    chains: chains_using(report, &rc.name),
-                    clusters: clusters_of(report, rc, route, (ri, vi, r), route_decision),
-                    not_selected: match route_decision {
-                        RouteDecision::NotSelected(why) => Some(why.clone()),
-                        RouteDecision::Selected(_) => None,
-                    },
-                });
-            }
+        for found in routes.filter(|found| built_from(rc, found.entry, query)) {
+            let ((vi, vhost), route, decision) = (found.virtual_host, found.entry, found.decision);
+            let (verdict, reason) = route_verdict(decision, change);
+            out.push(XdsRoute {
+                route_config: rc.name.clone(),
+                virtual_host: rc.text(vhost.name).to_owned(),
+                route: rc.text(route.name).to_owned(),
+                decision: verdict,
+                reason,
+                chains: chains_using(report, &rc.name),
+                clusters: clusters_of(
+                    report,
+                    rc,
+                    route,
+                    (config.position, vi, found.position),
+                    decision,
+                ),
+                not_selected: match decision {
+                    RouteDecision::NotSelected(why) => Some(why.clone()),
+                    RouteDecision::Selected(_) => None,
+                },
+            });
         }
     }
     out
 }
 
 fn chains_using(report: &Report, route_config: &str) -> Vec<ChainLine> {
-    let listeners = report
-        .index
-        .listeners
-        .iter()
-        .zip(&report.decisions.listeners);
     let mut out = Vec::new();
-    for (li, (listener, decisions)) in listeners.enumerate() {
-        let Ok(chains) = &listener.chains else {
+    for listener in report.listeners() {
+        let Ok(chains) = listener.chains() else {
             continue;
         };
-        for (chain, decision) in chains.iter().zip(decisions) {
-            if matches!(&chain.kind, ChainKind::Http(http) if http.route_config == route_config) {
-                let failure = report.chain_failure(li, chain.locator);
-                let (verdict, reason) = chain_verdict(chain, decision, failure);
+        for chain in chains {
+            if matches!(&chain.entry.kind, ChainKind::Http(http) if http.route_config == route_config)
+            {
+                let (verdict, reason) = chain.verdict();
                 out.push(ChainLine {
-                    listener: listener.name.clone(),
-                    chain: chain_place(chain),
+                    listener: listener.entry.name.clone(),
+                    chain: chain_place(chain.entry),
                     decision: verdict,
                     reason,
                 });

@@ -105,38 +105,30 @@ pub fn clusters_patched(report: &Report) -> u64 {
 /// Every skip in a report: (reason, resource, detail).
 fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
     let mut out = Vec::new();
-    let chains = report
-        .index
-        .listeners
-        .iter()
-        .zip(&report.decisions.listeners);
-    for (li, (listener, decisions)) in chains.enumerate() {
-        let entries = match &listener.chains {
-            Ok(entries) => entries,
+    for listener in report.listeners() {
+        let name = &listener.entry.name;
+        let chains = match listener.chains() {
+            Ok(chains) => chains,
             Err(e) => {
-                out.push((
-                    SkipReason::MalformedListener,
-                    format!("listener {:?}", listener.name),
-                    e.to_string(),
-                ));
+                let place = format!("listener {name:?}");
+                out.push((SkipReason::MalformedListener, place, e.to_string()));
                 continue;
             }
         };
-        for (chain, decision) in entries.iter().zip(decisions) {
-            let place = || format!("listener {:?} {}", listener.name, chain.locator);
-            if let ChainDecision::Skip(skip) = decision {
+        for chain in chains {
+            let place = || format!("listener {name:?} {}", chain.entry.locator);
+            if let ChainDecision::Skip(skip) = chain.decision {
                 out.push((skip.reason(), place(), skip.to_string()));
-            } else if let Some(error) = report.chain_failure(li, chain.locator) {
+            } else if let Some(error) = chain.failure {
                 out.push((SkipReason::UnpatchableChain, place(), error.to_owned()));
             }
         }
     }
-    let configs = report.index.route_configs.iter().zip(&report.route_changes);
-    for (rc, change) in configs {
-        let place = format!("route config {:?}", rc.name);
-        if let Err(e) = &rc.virtual_hosts {
+    for config in report.route_configs() {
+        let place = format!("route config {:?}", config.entry.name);
+        if let Err(e) = &config.entry.virtual_hosts {
             out.push((SkipReason::MalformedRouteConfig, place, e.to_string()));
-        } else if let Change::Failed(e) = change {
+        } else if let Change::Failed(e) = config.change {
             out.push((SkipReason::UnpatchableRouteConfig, place, e.clone()));
         }
     }

@@ -7,7 +7,7 @@ use super::{Edge, Graph, Group, Node, State, short};
 use crate::index::{ChainKind, Ownership, RouteConfigEntry};
 use crate::mutate::cluster::ProcessorCluster;
 use crate::report::route::{RouteQuery, built_from};
-use crate::report::{Change, Report, Section, chain_place, chain_verdict, route_verdict};
+use crate::report::{Change, Report, Section, chain_place, route_verdict};
 use crate::select::{ChainDecision, ChainSkip, NotSelected, RouteDecision};
 
 /// The graph of every section; with `only`, just that HTTPRoute's routes and what leads to
@@ -74,23 +74,19 @@ impl Parts {
     fn add(&mut self, report: &Report, prefix: &str, only: Option<&RouteQuery>) {
         let shown_configs = self.route_configs(report, prefix, only);
         let mut processor_callers = Vec::new();
-        let listeners = report
-            .index
-            .listeners
-            .iter()
-            .zip(&report.decisions.listeners);
-        for (li, (listener, decisions)) in listeners.enumerate() {
+        for listener in report.listeners() {
+            let li = listener.position;
             let listener_id = format!("{prefix}_l{li}");
-            let label = format!("listener\n{}", listener.name);
+            let label = format!("listener\n{}", listener.entry.name);
             if only.is_none() {
-                let state = match &listener.chains {
+                let state = match &listener.entry.chains {
                     Ok(chains) if !chains.is_empty() => State::Unchanged,
                     _ => State::Skipped,
                 };
                 self.node(listener_id.clone(), label.clone(), state);
             }
-            let chains = match &listener.chains {
-                Ok(chains) => chains.as_slice(),
+            let chains = match listener.chains() {
+                Ok(chains) => chains,
                 Err(e) => {
                     if only.is_none() {
                         self.left_as_is(&listener_id, format!("malformed: {e}"));
@@ -98,7 +94,8 @@ impl Parts {
                     continue;
                 }
             };
-            for (ci, (chain, decision)) in chains.iter().zip(decisions).enumerate() {
+            for (ci, found) in chains.enumerate() {
+                let (chain, decision) = (found.entry, found.decision);
                 let targets: Vec<usize> = match &chain.kind {
                     ChainKind::Http(http) => report
                         .index
@@ -110,14 +107,12 @@ impl Parts {
                 if only.is_some() && targets.is_empty() {
                     continue;
                 }
-                let failure = report.chain_failure(li, chain.locator);
-                let state = chain_state(decision, failure);
+                let state = chain_state(decision, found.failure);
                 self.node(listener_id.clone(), label.clone(), State::Unchanged);
                 let chain_id = format!("{prefix}_l{li}_c{ci}");
                 let text = format!("chain\n{}", chain_place(chain));
                 self.node(chain_id.clone(), text, state);
-                let reason =
-                    (state == State::Skipped).then(|| chain_verdict(chain, decision, failure).1);
+                let reason = (state == State::Skipped).then(|| found.verdict().1);
                 self.edge(&listener_id, &chain_id, reason, state == State::Skipped);
                 for target in &targets {
                     self.edge(&chain_id, &format!("{prefix}_rc{target}"), None, false);
@@ -173,13 +168,8 @@ impl Parts {
         only: Option<&RouteQuery>,
     ) -> Vec<usize> {
         let mut shown = Vec::new();
-        let configs = report
-            .index
-            .route_configs
-            .iter()
-            .zip(&report.decisions.route_configs);
-        for (ri, (rc, decision)) in configs.enumerate() {
-            let change = report.route_changes.get(ri).unwrap_or(&Change::NotSelected);
+        for config in report.route_configs() {
+            let (ri, rc, change) = (config.position, config.entry, config.change);
             let id = format!("{prefix}_rc{ri}");
             let mut group = Group {
                 id: format!("{id}_group"),
@@ -192,44 +182,43 @@ impl Parts {
                 Change::NotSelected => (State::Unchanged, None),
                 Change::Failed(e) => (State::Skipped, Some(format!("cannot edit: {e}"))),
             };
-            let vhosts = match &rc.virtual_hosts {
-                Ok(vhosts) => vhosts.as_slice(),
-                Err(e) => {
-                    (state, reason) = (State::Skipped, Some(format!("malformed: {e}")));
-                    &[]
-                }
-            };
             let mut collapsed = 0;
             let mut routes = Vec::new();
-            for (vi, (vhost, decisions)) in vhosts.iter().zip(&decision.virtual_hosts).enumerate() {
-                for (r, (route, route_decision)) in vhost.routes.iter().zip(decisions).enumerate() {
-                    if only.is_some_and(|q| !built_from(rc, route, q)) {
-                        continue;
-                    }
-                    let route_state = route_state(route_decision, change);
-                    if only.is_none() && route_state == State::Unchanged {
-                        collapsed += 1;
-                        continue;
-                    }
-                    let route_id = format!("{id}_v{vi}_r{r}");
-                    let mut label = format!(
-                        "route {}\nvhost {}",
-                        rc.text(route.name),
-                        rc.text(vhost.name)
-                    );
-                    if let Ownership::Owned(owner) = route.owner.ownership(rc) {
-                        let _ = write!(label, "\n{} {}", owner.kind, owner.qualified_name());
-                    }
-                    group.nodes.push(Node {
-                        id: route_id.clone(),
-                        label,
-                        state: route_state,
-                    });
-                    let why = (route_state == State::Skipped)
-                        .then(|| route_verdict(route_decision, change).1);
-                    self.edge(&id, &route_id, why, route_state == State::Skipped);
-                    if matches!(route_state, State::Patched | State::Selected) {
-                        routes.push((route_id, route, (ri, vi, r)));
+            match config.routes() {
+                Err(e) => (state, reason) = (State::Skipped, Some(format!("malformed: {e}"))),
+                Ok(found) => {
+                    for found in found {
+                        let ((vi, vhost), r, route) =
+                            (found.virtual_host, found.position, found.entry);
+                        let route_decision = found.decision;
+                        if only.is_some_and(|q| !built_from(rc, route, q)) {
+                            continue;
+                        }
+                        let route_state = route_state(route_decision, change);
+                        if only.is_none() && route_state == State::Unchanged {
+                            collapsed += 1;
+                            continue;
+                        }
+                        let route_id = format!("{id}_v{vi}_r{r}");
+                        let mut label = format!(
+                            "route {}\nvhost {}",
+                            rc.text(route.name),
+                            rc.text(vhost.name)
+                        );
+                        if let Ownership::Owned(owner) = route.owner.ownership(rc) {
+                            let _ = write!(label, "\n{} {}", owner.kind, owner.qualified_name());
+                        }
+                        group.nodes.push(Node {
+                            id: route_id.clone(),
+                            label,
+                            state: route_state,
+                        });
+                        let why = (route_state == State::Skipped)
+                            .then(|| route_verdict(route_decision, change).1);
+                        self.edge(&id, &route_id, why, route_state == State::Skipped);
+                        if matches!(route_state, State::Patched | State::Selected) {
+                            routes.push((route_id, route, (ri, vi, r)));
+                        }
                     }
                 }
             }
