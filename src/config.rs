@@ -321,7 +321,8 @@ fn non_empty(
     }
 }
 
-fn is_dns_label(name: &str) -> bool {
+/// Whether `name` is a DNS label (RFC 1123), as Kubernetes namespaces and Services are.
+pub(crate) fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && name

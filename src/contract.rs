@@ -7,7 +7,8 @@
 //! as it came, including fields newer than our compiled Envoy API. `tests/contract.rs` checks
 //! these numbers against the descriptors compiled from `proto/`.
 //!
-//! The extension contexts are kept opaque for the same reason: the hook never reads them.
+//! The extension contexts travel opaque for the same reason: only [`crate::policy`] reads them,
+//! through the context messages below, when a request carries one.
 
 use std::marker::PhantomData;
 
@@ -52,6 +53,38 @@ pub struct PostTranslateModifyResponse {
     /// `envoy.config.route.v3.RouteConfiguration`, encoded.
     #[prost(bytes = "bytes", repeated, tag = "4")]
     pub routes: Vec<Bytes>,
+}
+
+/// `PostTranslateExtensionContext`: the policies EG attached to this call's Gateway (with
+/// `extensionManager.policyResources`). Decoded only by [`crate::policy`], and only when the
+/// request carries a context.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PostTranslateExtensionContext {
+    /// Each policy object, as EG serialised it.
+    #[prost(message, repeated, tag = "1")]
+    pub extension_resources: Vec<ExtensionResource>,
+}
+
+/// `PostRouteExtensionContext`: what EG sends with one route to `PostRouteModify`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PostRouteExtensionContext {
+    /// Filter resources (`extensionManager.resources`) the route references; not read.
+    #[prost(message, repeated, tag = "1")]
+    pub extension_resources: Vec<ExtensionResource>,
+    /// The route's hostnames; not read.
+    #[prost(string, repeated, tag = "2")]
+    pub hostnames: Vec<String>,
+    /// Policies targeting the route's HTTPRoute or GRPCRoute (or one of its rules); EG v1.9+.
+    #[prost(message, repeated, tag = "3")]
+    pub extension_policies: Vec<ExtensionResource>,
+}
+
+/// `ExtensionResource`: one Kubernetes object, as the JSON of an unstructured object.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExtensionResource {
+    /// The object's JSON (`apiVersion`, `kind`, `metadata`, `spec`, `status`).
+    #[prost(bytes = "bytes", tag = "1")]
+    pub unstructured_bytes: Bytes,
 }
 
 /// Declares a per-resource hook's request and response, which xds-hook answers by echoing

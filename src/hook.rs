@@ -6,6 +6,10 @@
 //! clusters their selected routes target are then prepared for the upstream processor. Every
 //! input resource is in the response, in its input position; the processor cluster, when added,
 //! is appended after the input clusters.
+//!
+//! With ProcessorPolicies in the request (`crate::policy`), the stages run once per processor,
+//! each pass on the previous one's output with only its own virtual hosts open, and the passes
+//! are folded into one report. Without them, the one pass is exactly the hook as it always ran.
 
 use bytes::Bytes;
 
@@ -17,10 +21,11 @@ use crate::mutate::{
     listener::{self, ChainPatch},
     route,
 };
+use crate::policy::{self, Plan, merge::Pass};
 use crate::report::{Change, ClusterOutcome, Report, UpstreamReport};
 use crate::select::cluster::{ClusterDecision, ClusterSkip};
 use crate::select::upstream::{self, Targeted};
-use crate::select::{self, ChainDecision, ChainSkip, Policy};
+use crate::select::{self, ChainDecision, ChainSkip, Policy, Scope, Unscoped};
 
 /// A configured hook: selection rules, the placement policy and the pre-encoded artefacts it
 /// inserts, all prepared once from the configuration.
@@ -61,7 +66,7 @@ impl Hook {
     /// returned as it came, with the reason in the report.
     pub fn post_translate_modify(&self, request: PostTranslateModifyRequest) -> Outcome {
         let PostTranslateModifyRequest {
-            post_translate_context: _,
+            post_translate_context,
             mut clusters,
             secrets,
             mut listeners,
@@ -69,35 +74,39 @@ impl Hook {
         } = request;
         let resources_in = [clusters.len(), secrets.len(), listeners.len(), routes.len()];
         let index = Index::build(&listeners, &routes, &clusters);
-        let mut decisions = select::decide(
-            &self.config.selection,
-            &self.artifacts.filter_name,
-            &self.placement,
-            &index,
-        );
-        self.patch_listeners(&mut listeners, &index, &mut decisions.listeners);
-        let route_changes = self.patch_route_configs(&mut routes, &index, &decisions.route_configs);
-        let upstream =
-            self.patch_backend_clusters(&mut clusters, &index, &decisions, &route_changes);
-
-        let processor_needed = route_changes.iter().any(|c| *c != Change::NotSelected)
-            || (listeners.is_empty() && routes.is_empty());
-        let processor_cluster = processor_needed.then(|| {
-            cluster::ensure_processor(
-                &mut clusters,
-                index.clusters.position(&self.artifacts.cluster_name),
-                &self.artifacts.cluster_name,
-                &self.artifacts.cluster,
-            )
-        });
-
-        let report = Report {
-            index,
-            decisions,
-            route_changes,
-            upstream,
-            processor_cluster,
-            resources_in,
+        let delivered = policy::delivered(post_translate_context.as_ref());
+        let plan = Plan::new(&self.config.ext_proc, delivered, &index);
+        let mut lists = Lists {
+            clusters: &mut clusters,
+            listeners: &mut listeners,
+            routes: &mut routes,
+        };
+        let report = if plan.is_unscoped() {
+            let pass = self.pass(&mut lists, &index, &Unscoped, &self.artifacts, true);
+            Report {
+                index,
+                decisions: pass.decisions,
+                route_changes: pass.route_changes,
+                upstream: pass.upstream,
+                processor_cluster: pass.processor_cluster,
+                resources_in,
+                policies: None,
+            }
+        } else {
+            let mut passes = Vec::with_capacity(plan.processors.len());
+            for (p, processor) in plan.processors.iter().enumerate() {
+                let artifacts = processor.artifacts.as_ref().unwrap_or(&self.artifacts);
+                let scope = plan.scope(p);
+                // Each pass reads what the previous one wrote: positions moved.
+                let pass = if p == 0 {
+                    self.pass(&mut lists, &index, &scope, artifacts, processor.upstream)
+                } else {
+                    let current = Index::build(lists.listeners, lists.routes, lists.clusters);
+                    self.pass(&mut lists, &current, &scope, artifacts, processor.upstream)
+                };
+                passes.push(pass);
+            }
+            policy::merge::report(index, plan, passes, &self.artifacts, resources_in)
         };
         Outcome {
             response: PostTranslateModifyResponse {
@@ -110,11 +119,63 @@ impl Hook {
         }
     }
 
+    /// One processor's pass: select within `scope`, then patch listeners, route
+    /// configurations and (when `upstream`) backend clusters with `artifacts`, and add the
+    /// processor cluster when anything was selected or the request carries only clusters.
+    fn pass(
+        &self,
+        lists: &mut Lists<'_>,
+        index: &Index,
+        scope: &dyn Scope,
+        artifacts: &Artifacts,
+        upstream: bool,
+    ) -> Pass {
+        let mut decisions = select::decide_scoped(
+            &self.config.selection,
+            &artifacts.filter_name,
+            &self.placement,
+            index,
+            scope,
+        );
+        self.patch_listeners(lists.listeners, index, &mut decisions.listeners, artifacts);
+        let route_changes =
+            self.patch_route_configs(lists.routes, index, &decisions.route_configs, artifacts);
+        let upstream = if upstream {
+            self.patch_backend_clusters(
+                lists.clusters,
+                index,
+                &decisions,
+                &route_changes,
+                artifacts,
+            )
+        } else {
+            UpstreamReport::default()
+        };
+
+        let processor_needed = route_changes.iter().any(|c| *c != Change::NotSelected)
+            || (lists.listeners.is_empty() && lists.routes.is_empty());
+        let processor_cluster = processor_needed.then(|| {
+            cluster::ensure_processor(
+                lists.clusters,
+                index.clusters.position(&artifacts.cluster_name),
+                &artifacts.cluster_name,
+                &artifacts.cluster,
+            )
+        });
+        Pass {
+            decisions,
+            route_changes,
+            upstream,
+            processor_cluster,
+        }
+    }
+
     fn patch_listeners(
         &self,
         listeners: &mut [Bytes],
         index: &Index,
         decisions: &mut [Vec<ChainDecision>],
+        artifacts: &Artifacts,
     ) {
         let entries = index.listeners.iter().zip(decisions.iter_mut());
         for (bytes, (entry, chain_decisions)) in listeners.iter_mut().zip(entries) {
@@ -134,7 +195,7 @@ impl Hook {
             if patches.is_empty() {
                 continue;
             }
-            let patched = listener::patch(bytes, &patches, &self.artifacts.http_filter);
+            let patched = listener::patch(bytes, &patches, &artifacts.http_filter);
             if let Some(new_bytes) = patched.bytes {
                 *bytes = Bytes::from(new_bytes);
             }
@@ -154,6 +215,7 @@ impl Hook {
         index: &Index,
         decisions: &select::Decisions,
         route_changes: &[Change],
+        artifacts: &Artifacts,
     ) -> UpstreamReport {
         let usable = |route_config: usize| {
             matches!(
@@ -173,13 +235,13 @@ impl Hook {
                 let mut decision = select::cluster::decide_cluster(
                     &entry,
                     &used_by,
-                    &self.artifacts.filter_name,
-                    &self.artifacts.cluster_name,
+                    &artifacts.filter_name,
+                    &artifacts.cluster_name,
                 );
                 let change = match &decision {
                     ClusterDecision::Skip(_) => Change::NotSelected,
                     ClusterDecision::Patch(patch) => {
-                        match cluster::patch_upstream(bytes, patch, &self.artifacts.upstream) {
+                        match cluster::patch_upstream(bytes, patch, &artifacts.upstream) {
                             Ok(Some(new_bytes)) => {
                                 *bytes = Bytes::from(new_bytes);
                                 Change::Changed
@@ -214,6 +276,7 @@ impl Hook {
         routes: &mut [Bytes],
         index: &Index,
         decisions: &[select::RouteConfigDecision],
+        artifacts: &Artifacts,
     ) -> Vec<Change> {
         routes
             .iter_mut()
@@ -222,7 +285,7 @@ impl Hook {
                 if decision.selected == 0 {
                     return Change::NotSelected;
                 }
-                match route::patch(bytes, entry, decision, &self.artifacts) {
+                match route::patch(bytes, entry, decision, artifacts) {
                     Ok(Some(new_bytes)) => {
                         *bytes = Bytes::from(new_bytes);
                         Change::Changed
@@ -233,4 +296,11 @@ impl Hook {
             })
             .collect()
     }
+}
+
+/// The request's resource lists, edited in place by each pass.
+struct Lists<'a> {
+    clusters: &'a mut Vec<Bytes>,
+    listeners: &'a mut Vec<Bytes>,
+    routes: &'a mut Vec<Bytes>,
 }

@@ -24,6 +24,7 @@ pub mod hook;
 pub mod index;
 pub mod mutate;
 pub mod offline;
+pub mod policy;
 pub mod render;
 pub mod report;
 pub mod select;

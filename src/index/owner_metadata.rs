@@ -74,7 +74,9 @@ impl OwnerMetadata {
         })
     }
 
-    fn bytes<'a>(&self, config: &'a RouteConfigEntry) -> Option<&'a [u8]> {
+    /// The encoded `Metadata`, for readers of other namespaces than EG's (the choices
+    /// `crate::policy` records on routes); `None` when there is none.
+    pub fn bytes<'a>(&self, config: &'a RouteConfigEntry) -> Option<&'a [u8]> {
         // Metadata of another route configuration: an error of the caller, not of the input.
         Some(config.bytes(self.at?).unwrap_or_default())
     }

@@ -87,6 +87,9 @@ pub struct Report {
     pub processor_cluster: Option<ProcessorCluster>,
     /// Input counts: clusters, secrets, listeners, route configurations.
     pub resources_in: [usize; 4],
+    /// What ProcessorPolicies decided, when the request carried any (or routes carried a
+    /// policy's choice); `None` otherwise, and then the report reads as it always has.
+    pub policies: Option<crate::policy::report::PolicyReport>,
 }
 
 /// Counters for one call (in `--format json` under these names, camelCased).
