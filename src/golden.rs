@@ -7,6 +7,8 @@
 //! - the input: `input.pb`, `input.json`, `input.yaml`, or an `input/` directory of resource
 //!   lists; any shape `apply` reads (a request, an `egctl` dump, an Envoy `/config_dump`);
 //! - optionally `config.yaml`, the hook's configuration (else the one given to `test`);
+//! - optionally `policies.yaml`, ProcessorPolicies as EG delivers them, given to every call
+//!   ([`crate::policy::fixture`]);
 //! - `output.yaml` (or `output.json`), what `apply` writes: the response, or the same dump with
 //!   each Gateway's resources replaced;
 //! - optionally `explain.txt`, what `explain` prints.
@@ -135,7 +137,8 @@ fn check(case: &Path, default_config: &Config, update: bool) -> Result<CaseResul
     let annotation = config.selection.route_annotation.clone();
     let hook = Hook::new(config);
     let input = input_of(case)?;
-    let input = format::read_input(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+    let mut input = format::read_input(&input).map_err(|e| format!("{}: {e}", input.display()))?;
+    crate::policy::fixture::attach_from(case, &mut input).map_err(|e| e.to_string())?;
     let run = offline::run(&hook, input, None).map_err(|e| e.to_string())?;
 
     let (output_file, output_format) = if case.join("output.json").exists() {

@@ -417,8 +417,7 @@ fn golden_outputs_load_in_envoy() {
             } else {
                 Config::default()
             };
-            let request =
-                with_stub_backends(format::read_request(&dir.join("input.yaml")).unwrap());
+            let request = with_stub_backends(support::golden_case_request(&dir));
             let output = Hook::new(config)
                 .post_translate_modify(request.clone())
                 .response;

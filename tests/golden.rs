@@ -22,7 +22,7 @@
 use std::path::{Path, PathBuf};
 
 use xds_hook::golden::{self, CaseResult};
-use xds_hook::{Config, Hook, format};
+use xds_hook::{Config, Hook};
 
 use crate::support;
 
@@ -32,13 +32,12 @@ fn check(dir: &Path) {
     if let CaseResult::Failed(problems) = &result {
         panic!("{} failed:\n{}", dir.display(), problems.join("\n"));
     }
-    let input = dir.join("input.yaml");
     if dir.parent().is_some_and(|p| p.ends_with("testdata")) {
         let config = match dir.join("config.yaml") {
             path if path.exists() => Config::from_file(&path).unwrap(),
             _ => Config::default(),
         };
-        let request = format::read_request(&input).unwrap();
+        let request = support::golden_case_request(dir);
         let outcome = Hook::new(config).post_translate_modify(request.clone());
         support::assert_nothing_lost(&request, &outcome.response);
     }
@@ -90,6 +89,7 @@ mod testdata {
         nothing_annotated,
         placement_before_lua,
         placement_configured,
+        policy_two_tenants,
         processor_cluster_present,
         shared_route_config,
         upstream_already_patched,

@@ -23,6 +23,7 @@
 
 pub mod choice;
 pub mod error;
+pub mod fixture;
 pub mod merge;
 pub mod object;
 pub mod processor;

@@ -14,7 +14,8 @@ impl Report {
     /// Per-chain lines, in request order.
     pub fn chain_lines(&self) -> Vec<ChainLine> {
         let mut lines = Vec::new();
-        for (listener, decisions) in self.index.listeners.iter().zip(&self.decisions.listeners) {
+        let listeners = self.index.listeners.iter().zip(&self.decisions.listeners);
+        for (l, (listener, decisions)) in listeners.enumerate() {
             let chains = match &listener.chains {
                 Ok(chains) => chains,
                 Err(e) => {
@@ -23,6 +24,7 @@ impl Report {
                         chain: "-".to_owned(),
                         decision: "skipped",
                         reason: format!("malformed listener, left as is: {e}"),
+                        source: None,
                     });
                     continue;
                 }
@@ -33,15 +35,17 @@ impl Report {
                     chain: "-".to_owned(),
                     decision: "skipped",
                     reason: "no filter chains".to_owned(),
+                    source: None,
                 });
             }
-            for (chain, decision) in chains.iter().zip(decisions) {
+            for (c, (chain, decision)) in chains.iter().zip(decisions).enumerate() {
                 let (decision, reason) = chain_verdict(chain, decision);
                 lines.push(ChainLine {
                     listener: listener.name.clone(),
                     chain: chain_place(chain),
                     decision,
                     reason,
+                    source: self.policies.as_ref().map(|p| p.chain_source(l, c)),
                 });
             }
         }
@@ -56,7 +60,7 @@ impl Report {
             .route_configs
             .iter()
             .zip(&self.decisions.route_configs);
-        for ((rc, decision), change) in configs.zip(&self.route_changes) {
+        for (ri, ((rc, decision), change)) in configs.zip(&self.route_changes).enumerate() {
             let vhosts = match &rc.virtual_hosts {
                 Ok(vhosts) => vhosts,
                 Err(e) => {
@@ -75,8 +79,12 @@ impl Report {
                     format!("left as is, cannot edit: {e}"),
                 ));
             }
-            for (vhost, route_decisions) in vhosts.iter().zip(&decision.virtual_hosts) {
-                for (route, route_decision) in vhost.routes.iter().zip(route_decisions) {
+            for (vi, (vhost, route_decisions)) in
+                vhosts.iter().zip(&decision.virtual_hosts).enumerate()
+            {
+                for (r, (route, route_decision)) in
+                    vhost.routes.iter().zip(route_decisions).enumerate()
+                {
                     let owner = match route.owner.ownership(rc) {
                         Ownership::Owned(owner) => Some(OwnerRef::of(owner)),
                         _ => None,
@@ -89,6 +97,7 @@ impl Report {
                         owner,
                         decision,
                         reason,
+                        source: self.policies.as_ref().map(|p| p.route_source(ri, vi, r)),
                     });
                 }
             }
@@ -109,6 +118,9 @@ pub struct ChainLine {
     pub decision: &'static str,
     /// Why.
     pub reason: String,
+    /// Who decided it (`config`, `policy <ns>/<name>`), when ProcessorPolicies were in play.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One route of the report.
@@ -127,6 +139,10 @@ pub struct RouteLine {
     pub decision: &'static str,
     /// Why.
     pub reason: String,
+    /// Who decided it (`config`, `policy <ns>/<name>`, `policy <ns>/<name> (HTTPRoute)`),
+    /// when ProcessorPolicies were in play.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The Kubernetes object a route was built from.
@@ -159,6 +175,7 @@ impl RouteLine {
             owner: None,
             decision,
             reason,
+            source: None,
         }
     }
 }

@@ -11,6 +11,7 @@
 pub mod graph;
 pub mod json;
 mod lines;
+mod policies;
 pub mod route;
 mod text;
 mod upstream;
@@ -183,6 +184,9 @@ impl Report {
             processor_cluster = ?self.processor_cluster,
             "PostTranslateModify"
         );
+        if let Some(policies) = &self.policies {
+            policies.log();
+        }
         if !tracing::enabled!(tracing::Level::DEBUG) {
             return;
         }

@@ -90,6 +90,9 @@ pub struct XdsRoute {
     pub decision: &'static str,
     /// Why.
     pub reason: String,
+    /// Who decided it, when ProcessorPolicies were in play.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The listener chains whose HCM uses its route configuration.
     pub chains: Vec<ChainLine>,
     /// The clusters it sends traffic to.
@@ -180,6 +183,7 @@ fn routes_of(report: &Report, query: &RouteQuery) -> Vec<XdsRoute> {
                     route: rc.text(route.name).to_owned(),
                     decision: verdict,
                     reason,
+                    source: report.policies.as_ref().map(|p| p.route_source(ri, vi, r)),
                     chains: chains_using(report, &rc.name),
                     clusters: clusters_of(report, rc, route, (ri, vi, r), route_decision),
                     not_selected: match route_decision {
@@ -200,11 +204,11 @@ fn chains_using(report: &Report, route_config: &str) -> Vec<ChainLine> {
         .iter()
         .zip(&report.decisions.listeners);
     let mut out = Vec::new();
-    for (listener, decisions) in listeners {
+    for (l, (listener, decisions)) in listeners.enumerate() {
         let Ok(chains) = &listener.chains else {
             continue;
         };
-        for (chain, decision) in chains.iter().zip(decisions) {
+        for (c, (chain, decision)) in chains.iter().zip(decisions).enumerate() {
             if matches!(&chain.kind, ChainKind::Http(http) if http.route_config == route_config) {
                 let (verdict, reason) = chain_verdict(chain, decision);
                 out.push(ChainLine {
@@ -212,6 +216,7 @@ fn chains_using(report: &Report, route_config: &str) -> Vec<ChainLine> {
                     chain: chain_place(chain),
                     decision: verdict,
                     reason,
+                    source: report.policies.as_ref().map(|p| p.chain_source(l, c)),
                 });
             }
         }
@@ -435,6 +440,9 @@ impl RouteAnswer<'_> {
                     route.decision,
                     route.reason
                 );
+                if let Some(source) = &route.source {
+                    let _ = writeln!(out, "  decided by: {source}");
+                }
                 if route.chains.is_empty() {
                     let _ = writeln!(out, "  chain: none in the input uses this route config");
                 }
@@ -444,6 +452,9 @@ impl RouteAnswer<'_> {
                         "  chain: listener {:?} {}: {}: {}",
                         chain.listener, chain.chain, chain.decision, chain.reason
                     );
+                    if let Some(source) = &chain.source {
+                        let _ = writeln!(out, "    decided by: {source}");
+                    }
                 }
                 for cluster in &route.clusters {
                     let _ = writeln!(

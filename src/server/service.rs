@@ -2,9 +2,9 @@
 //!
 //! `PostTranslateModify` runs the hook on a blocking thread (it is CPU work on a whole fleet),
 //! records what it did, logs its report inside the call's span, hands the response back, and
-//! only then frees the report. The five per-resource hooks
-//! echo their input: EG takes a returned resource as final, so they must never answer with an
-//! empty one.
+//! only then frees the report. `PostRouteModify` records a route's own ProcessorPolicy choice
+//! (`crate::policy::route`); it and the four other per-resource hooks otherwise echo their
+//! input: EG takes a returned resource as final, so they must never answer with an empty one.
 
 use std::sync::Arc;
 
@@ -104,7 +104,10 @@ impl EnvoyGatewayExtension for ExtensionService {
         &self,
         request: Request<PostRouteModifyRequest>,
     ) -> Result<Response<PostRouteModifyResponse>, Status> {
-        Ok(Response::new(request.into_inner().into()))
+        // Records the choice of the route's ProcessorPolicies; echoes the route otherwise.
+        Ok(Response::new(crate::policy::route::post_route_modify(
+            request.into_inner(),
+        )))
     }
 
     async fn post_virtual_host_modify(
