@@ -43,7 +43,7 @@ pub fn report(
     let route_configs = route_configs(&plan, &mut passes);
     let (listeners, in_chain) = listeners(&passes);
     let processors = processors(&plan, &passes, &in_chain, &route_configs, default);
-    let chains = chain_sources(&plan, &index, &in_chain);
+    let chains = chain_sources(&plan, &index);
     let route_changes = route_changes(&passes);
     let processor_cluster = passes.first().and_then(|p| p.processor_cluster);
     let mut upstream = UpstreamReport::default();
@@ -235,28 +235,21 @@ fn processors(
         .collect()
 }
 
-/// Who decided each chain: the sources of the processors in it; for a chain without any, the
-/// sources of the virtual hosts of its route configuration.
-fn chain_sources(plan: &Plan, index: &Index, in_chain: &[Vec<Vec<usize>>]) -> Vec<Vec<String>> {
+/// Who decided each chain: whoever decided the virtual hosts of its route configuration (the
+/// chain is patched for their routes, or not).
+fn chain_sources(plan: &Plan, index: &Index) -> Vec<Vec<String>> {
     index
         .listeners
         .iter()
-        .zip(in_chain)
-        .map(|(listener, chains_in)| {
+        .map(|listener| {
             let Ok(chains) = &listener.chains else {
                 return Vec::new();
             };
             chains
                 .iter()
-                .zip(chains_in)
-                .map(|(chain, passes)| {
-                    let mut sources: Vec<&Source> = passes
-                        .iter()
-                        .filter_map(|p| plan.processors.get(*p).map(|proc| &proc.source))
-                        .collect();
-                    if sources.is_empty()
-                        && let ChainKind::Http(http) = &chain.kind
-                    {
+                .map(|chain| {
+                    let mut sources: Vec<&Source> = Vec::new();
+                    if let ChainKind::Http(http) = &chain.kind {
                         for rc in index.route_configs_named(&http.route_config) {
                             sources.extend(
                                 plan.vhosts.get(rc).into_iter().flatten().map(|v| &v.source),

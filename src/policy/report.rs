@@ -14,8 +14,8 @@ pub struct PolicyReport {
     pub verdicts: Vec<Verdict>,
     /// Each processor (one pass each), the configuration's first.
     pub processors: Vec<ProcessorLine>,
-    /// Per listener, per chain: who decided it (its processors' sources, or when it has none,
-    /// the sources of its route configuration's virtual hosts).
+    /// Per listener, per chain: who decided it (the deciders of its route configuration's
+    /// virtual hosts).
     pub chains: Vec<Vec<String>>,
     /// Per route configuration, per virtual host: who decided it.
     pub(super) vhosts: Vec<Vec<VhostSource>>,

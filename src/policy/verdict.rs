@@ -94,14 +94,16 @@ impl fmt::Display for Outcome {
                 routes,
             } => write!(
                 f,
-                "decides {virtual_hosts} virtual host(s), routes: {routes:?}"
+                "decides {}, routes: {routes:?}",
+                counted(*virtual_hosts, "virtual host")
             ),
             Outcome::Invalid {
                 virtual_hosts,
                 error,
             } => write!(
                 f,
-                "{error}; its {virtual_hosts} virtual host(s) are left unprocessed"
+                "{error}; left unprocessed: {}",
+                counted(*virtual_hosts, "virtual host")
             ),
             Outcome::Superseded { by } => {
                 f.write_str("decided by ")?;
@@ -134,6 +136,15 @@ impl fmt::Display for Outcome {
             }
             Outcome::Unreadable(e) => e.fmt(f),
         }
+    }
+}
+
+/// `1 virtual host`, `2 virtual hosts`.
+pub(crate) fn counted(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
     }
 }
 

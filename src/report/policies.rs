@@ -7,12 +7,16 @@ use std::fmt::Write as _;
 use super::text::table;
 use crate::mutate::cluster::ProcessorCluster;
 use crate::policy::report::PolicyReport;
+use crate::policy::verdict::counted;
 
 /// The POLICIES table.
 pub(super) fn verdicts(out: &mut String, policies: &PolicyReport) {
     let _ = writeln!(out, "POLICIES");
     if policies.verdicts.is_empty() {
-        let _ = writeln!(out, "none delivered; routes carry a policy's choice");
+        let _ = writeln!(
+            out,
+            "none in this call; routes carry the choice PostRouteModify recorded from their HTTPRoute's policy"
+        );
     }
     let rows: Vec<[String; 4]> = policies
         .verdicts
@@ -48,7 +52,11 @@ pub(super) fn processors(out: &mut String, policies: &PolicyReport) {
                 p.source.to_string(),
                 p.filter_name.clone(),
                 p.cluster_name.clone(),
-                format!("{} route(s), {} chain(s)", p.routes, p.chains),
+                format!(
+                    "{}, {}",
+                    counted(p.routes, "route"),
+                    counted(p.chains, "chain")
+                ),
                 if p.upstream { "on" } else { "off" }.to_owned(),
                 match p.cluster {
                     Some(ProcessorCluster::Added) => "added".to_owned(),
