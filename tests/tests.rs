@@ -18,6 +18,7 @@ mod golden;
 mod hostile;
 mod load;
 mod passthrough;
+mod policy_crd;
 mod properties;
 mod server;
 mod support;
