@@ -63,10 +63,10 @@ fn check(schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
             let Some(items) = value.as_array() else {
                 return errors.push(format!("{path}: not an array"));
             };
-            if let Some(max) = schema["maxItems"].as_u64() {
-                if items.len() as u64 > max {
-                    errors.push(format!("{path}: more than {max} items"));
-                }
+            if let Some(max) = schema["maxItems"].as_u64()
+                && items.len() as u64 > max
+            {
+                errors.push(format!("{path}: more than {max} items"));
             }
             for (i, item) in items.iter().enumerate() {
                 check(&schema["items"], item, &format!("{path}[{i}]"), errors);
