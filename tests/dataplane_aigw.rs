@@ -48,7 +48,8 @@ fn template(name: &str) -> String {
     std::fs::read_to_string(repo().join("tests/data/dataplane-aigw").join(name)).unwrap()
 }
 
-fn fill(text: &str, values: &[(&str, String)]) -> String {
+/// Replaces every `${NAME}` of `text`; every placeholder outside comments must be filled.
+pub(crate) fn fill(text: &str, values: &[(&str, String)]) -> String {
     let mut text = text.to_owned();
     for (name, value) in values {
         text = text.replace(&format!("${{{name}}}"), value);

@@ -9,6 +9,7 @@ mod daemon;
 mod daemon_tls;
 mod dataplane;
 mod dataplane_aigw;
+mod dataplane_policy;
 mod deploy;
 mod eg_calls;
 mod envoy;

@@ -4,8 +4,11 @@
 //! The configuration file's processor keeps today's names (`extProc.filterName`,
 //! `extProc.clusterName`). A policy that sets anything of the processor itself (where it
 //! is, its timeouts, its processing mode, `failureModeAllow`) gets its own filter and its own
-//! cluster, named `<filterName>/<namespace>/<name>` and `<clusterName>/<namespace>/<name>`:
-//! deterministic, distinct per policy, and still recognised as ext_proc by filter placement.
+//! cluster, named `<filterName>/<namespace>/<name>` and `<clusterName>_<namespace>_<name>`:
+//! deterministic, distinct per policy (neither a namespace nor a name holds `_`), the filter
+//! still recognised as ext_proc by filter placement. The cluster's name has no `/` because
+//! Envoy sends it as the `:authority` of the gRPC calls to the processor, where a `/` is an
+//! HTTP/2 protocol error (the data-plane test found it).
 //! Each is the configuration's artefact with the policy's settings put in, so whatever the
 //! policy leaves out stays as the file says. A policy that sets none of these (only `routes`
 //! or `upstreamFilters`) uses the configuration's processor and names.
@@ -77,10 +80,10 @@ pub struct BuildError {
 
 /// The filter and cluster names of a policy's own processor.
 pub fn names(config: &ExtProcConfig, id: &PolicyId) -> (String, String) {
-    let suffix = format!("/{}/{}", id.namespace, id.name);
+    let PolicyId { namespace, name } = id;
     (
-        format!("{}{suffix}", config.filter_name),
-        format!("{}{suffix}", config.cluster_name),
+        format!("{}/{namespace}/{name}", config.filter_name),
+        format!("{}_{namespace}_{name}", config.cluster_name),
     )
 }
 
@@ -276,7 +279,7 @@ mod tests {
         );
         assert_eq!(
             artifacts.cluster_name,
-            "ai-gateway-extproc-uds/team-a/tenant"
+            "ai-gateway-extproc-uds_team-a_tenant"
         );
 
         let filter = HttpFilter::decode(artifacts.http_filter.as_slice()).unwrap();
@@ -297,7 +300,7 @@ mod tests {
         );
 
         let cluster = Cluster::decode(artifacts.cluster.as_ref()).unwrap();
-        assert_eq!(cluster.name, "ai-gateway-extproc-uds/team-a/tenant");
+        assert_eq!(cluster.name, "ai-gateway-extproc-uds_team-a_tenant");
         assert_eq!(cluster.connect_timeout.unwrap().seconds, 3);
         assert_eq!(
             cluster.cluster_discovery_type,
