@@ -19,6 +19,7 @@ mod golden;
 mod hostile;
 mod load;
 mod passthrough;
+mod policy;
 mod policy_crd;
 mod properties;
 mod server;

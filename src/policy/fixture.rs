@@ -1,9 +1,9 @@
 //! Policies for offline runs, written readably: a `policies.yaml` beside a captured input.
 //!
 //! In a request file the policies would sit in `postTranslateContext.extensionResources[]
-//! .unstructuredBytes`, base64 of JSON, which nobody can review. So a golden case (and
-//! `xds-hook test`, `apply`, `explain` with `--policies`) keeps them as a YAML list of the
-//! objects as EG delivers them, status included, and this module turns them into the context
+//! .unstructuredBytes`, base64 of JSON, which nobody can review. So a golden case (this
+//! crate's and `xds-hook test`'s) keeps them as a YAML list of the objects as EG delivers
+//! them, status included, and this module turns them into the context
 //! EG would send: each object the compact JSON of the whole object with its keys sorted and a
 //! trailing newline (Go's `json.Encoder` on an unstructured object), in list order. Every
 //! call of a dump gets all of them, as if each Gateway were targeted; the hook honours a policy
