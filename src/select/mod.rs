@@ -1,7 +1,8 @@
 //! Selection: configuration + index → decisions, each with its reason.
 //!
 //! This is the only place that decides. Routes are selected by their HTTPRoute's annotation
-//! (and optionally their Gateway's namespace or opt-in annotation); a chain is patched when
+//! (and optionally their Gateway's namespace or opt-in annotation), or, where a
+//! ProcessorPolicy decides their virtual host or route, as it says ([`scope`]); a chain is patched when
 //! its route configuration has a selected route; a route configuration is patched when it
 //! has one. Mutators only carry decisions out, and the report only renders them, so `explain`
 //! and the logs can never disagree with what was done.
@@ -102,8 +103,9 @@ pub struct RouteConfigDecision {
     pub virtual_hosts: Vec<Vec<RouteDecision>>,
     /// How many routes are selected.
     pub selected: usize,
-    /// Where the routes whose annotation is on are (virtual host, route), in order: the only
-    /// routes the upstream side looks at, listed so that it need not walk all of them.
+    /// Where the routes whose annotation is on are (virtual host, route), in order, and the
+    /// routes a policy selected without it: the only routes the upstream side looks at, listed
+    /// so that it need not walk all of them.
     pub annotated: Vec<(usize, usize)>,
 }
 
