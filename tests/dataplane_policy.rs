@@ -26,6 +26,7 @@
 use std::path::Path;
 
 use xds_hook::format::{self, Format, Input};
+use xds_hook::policy::verdict::Outcome;
 use xds_hook::{Config, Hook, policy, render};
 
 use crate::dataplane_aigw::fill;
@@ -57,7 +58,9 @@ fn write_bootstrap(dir: &Path, values: &[(&str, String)], admin_port: u16) -> st
     let verdicts = &outcome.report.policies.as_ref().unwrap().verdicts;
     assert_eq!(verdicts.len(), 3, "{explained}");
     assert!(
-        verdicts.iter().all(|v| v.outcome.word() == "applied"),
+        verdicts
+            .iter()
+            .all(|v| matches!(v.outcome, Outcome::Applied { .. })),
         "{explained}"
     );
     let bootstrap = render::bootstrap(&outcome.response, admin_port).unwrap();
