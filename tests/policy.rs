@@ -124,3 +124,29 @@ fn contexts_without_our_policies_change_no_byte() {
         "{verdicts:?}"
     );
 }
+
+/// `--policies` gives `explain` what the golden kit gives a case with `policies.yaml`.
+#[test]
+fn explain_with_policies_prints_what_the_golden_case_holds() {
+    for case in ["policy-two-tenants", "policy-listener-override"] {
+        let dir = support::repo().join("testdata").join(case);
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xds-hook"));
+        if dir.join("config.yaml").exists() {
+            command.arg("--config").arg(dir.join("config.yaml"));
+        }
+        let output = command
+            .arg("--policies")
+            .arg(dir.join(policy::fixture::FILE))
+            .args(["--log", "warn", "explain", "--input"])
+            .arg(dir.join("input.yaml"))
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{case}: {output:?}");
+        let expected = std::fs::read_to_string(dir.join("explain.txt")).unwrap();
+        assert_eq!(
+            String::from_utf8(output.stdout).unwrap(),
+            expected,
+            "{case}"
+        );
+    }
+}

@@ -55,6 +55,7 @@ pub fn report(
         vhosts,
         choices,
         verdicts,
+        processors: plan_processors,
         ..
     } = plan;
     let vhosts = vhosts
@@ -63,6 +64,7 @@ pub fn report(
             vhs.into_iter()
                 .map(|v| VhostSource {
                     closed: matches!(v.gate, Gate::Closed(_)),
+                    upstream: plan_processors.get(v.pass).is_none_or(|p| p.upstream),
                     source: v.source,
                 })
                 .collect()

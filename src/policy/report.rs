@@ -31,6 +31,8 @@ pub(super) struct VhostSource {
     /// Whether its routes were decided without looking at them (opted out, invalid policy):
     /// then no route choice counts.
     pub(super) closed: bool,
+    /// Whether the processor serving it prepares AI backend clusters (`upstreamFilters`).
+    pub(super) upstream: bool,
 }
 
 /// One processor and what its pass did.
@@ -67,6 +69,15 @@ impl PolicyReport {
             (true, Some(policy)) => format!("policy {policy} (HTTPRoute)"),
             _ => vhost.map_or_else(|| Source::Config.to_string(), |v| v.source.to_string()),
         }
+    }
+
+    /// Whether the processor serving a virtual host left AI backend clusters alone
+    /// (`upstreamFilters: false`).
+    pub fn upstream_off(&self, route_config: usize, virtual_host: usize) -> bool {
+        self.vhosts
+            .get(route_config)
+            .and_then(|v| v.get(virtual_host))
+            .is_some_and(|v| !v.upstream)
     }
 
     /// Who decided chain `chain` of listener `listener`.

@@ -252,6 +252,15 @@ fn clusters_of(
         let (decision, reason) = match (outcome, report.index.clusters.position(name)) {
             (Some(c), _) => (c.verdict(), c.reason()),
             (None, None) => ("missing", "not in the request".to_owned()),
+            (None, Some(_))
+                if selected
+                    && (report.policies.as_ref()).is_some_and(|p| p.upstream_off(at.0, at.1)) =>
+            {
+                (
+                    "unchanged",
+                    "not prepared: the route's policy turns upstream filters off".to_owned(),
+                )
+            }
             (None, Some(_)) if selected => (
                 "unchanged",
                 "not prepared: its route configuration was not patched".to_owned(),
