@@ -37,6 +37,11 @@ struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
 
+    /// For apply, render and explain: ProcessorPolicies as EG delivers them (a YAML list of
+    /// the objects, status included), given to every hook call as its context.
+    #[arg(long, global = true, value_name = "FILE")]
+    policies: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -171,6 +176,7 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let policies = cli.policies.as_deref();
     let result = match cli.command {
         Command::Serve {
             listen,
@@ -180,19 +186,32 @@ pub(crate) fn main() -> ExitCode {
             input,
             output,
             gateway,
-        } => apply(config, &input, &output, gateway.as_deref()).map(|()| Done::Ok),
+        } => apply(config, (&input, policies), &output, gateway.as_deref()).map(|()| Done::Ok),
         Command::Render {
             input,
             output,
             admin_port,
             gateway,
-        } => render(config, &input, &output, admin_port, gateway.as_deref()).map(|()| Done::Ok),
+        } => render(
+            config,
+            (&input, policies),
+            &output,
+            admin_port,
+            gateway.as_deref(),
+        )
+        .map(|()| Done::Ok),
         Command::Explain {
             input,
             gateway,
             route,
             format,
-        } => explain(config, &input, gateway.as_deref(), route.as_ref(), format),
+        } => explain(
+            config,
+            (&input, policies),
+            gateway.as_deref(),
+            route.as_ref(),
+            format,
+        ),
         Command::Test { dir, update } => test(&config, &dir, update),
         Command::Config => config
             .to_yaml()
@@ -298,9 +317,21 @@ fn serve(
     Ok(result?)
 }
 
-/// Reads the input and runs the hook once per Gateway (only `gateway`'s, when given).
-fn run_on(config: Config, input: &Path, gateway: Option<&str>) -> anyhow::Result<Run> {
-    let read = format::read_input(input).with_context(|| format!("reading {}", input.display()))?;
+/// The input file, and the `--policies` file its calls get.
+type Inputs<'a> = (&'a Path, Option<&'a Path>);
+
+/// Reads the input (and policies) and runs the hook once per Gateway (only `gateway`'s, when
+/// given).
+fn run_on(
+    config: Config,
+    (input, policies): Inputs<'_>,
+    gateway: Option<&str>,
+) -> anyhow::Result<Run> {
+    let mut read =
+        format::read_input(input).with_context(|| format!("reading {}", input.display()))?;
+    if let Some(path) = policies {
+        xds_hook::policy::fixture::attach_file(&mut read, path)?;
+    }
     let run = offline::run(&Hook::new(config), read, gateway)?;
     for call in &run.calls {
         // A dump's calls log inside a span naming their Gateway, so each INFO line says whose.
@@ -316,7 +347,12 @@ fn run_on(config: Config, input: &Path, gateway: Option<&str>) -> anyhow::Result
     Ok(run)
 }
 
-fn apply(config: Config, input: &Path, output: &Path, gateway: Option<&str>) -> anyhow::Result<()> {
+fn apply(
+    config: Config,
+    input: Inputs<'_>,
+    output: &Path,
+    gateway: Option<&str>,
+) -> anyhow::Result<()> {
     let out_format = Format::from_path(output)?;
     let run = run_on(config, input, gateway)?;
     let (bytes, notes) = run.output(out_format)?;
@@ -329,7 +365,7 @@ fn apply(config: Config, input: &Path, output: &Path, gateway: Option<&str>) -> 
 
 fn render(
     config: Config,
-    input: &Path,
+    input: Inputs<'_>,
     output: &Path,
     admin_port: u16,
     gateway: Option<&str>,
@@ -350,7 +386,7 @@ fn render(
 
 fn explain(
     config: Config,
-    input: &Path,
+    input: Inputs<'_>,
     gateway: Option<&str>,
     route: Option<&RouteQuery>,
     format: ExplainFormat,

@@ -333,7 +333,7 @@ fn non_empty(
     }
 }
 
-/// Whether `name` is a Kubernetes namespace or Service name (an RFC 1123 label).
+/// Whether `name` is a DNS label (RFC 1123), as Kubernetes namespaces and Services are.
 pub(crate) fn is_dns_label(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63

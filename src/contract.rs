@@ -7,9 +7,9 @@
 //! as it came, including fields newer than our compiled Envoy API. `tests/contract.rs` checks
 //! these numbers against the descriptors compiled from `proto/`.
 //!
-//! The extension contexts travel opaque too. The Route and Cluster hooks read theirs with
-//! [`PostRouteExtensionContext`] and [`PostClusterExtensionContext`], which declare only the
-//! Kubernetes objects: hostnames and policies are skipped like any unknown field.
+//! The extension contexts travel opaque too, and are read only when a request carries one:
+//! the Route and Cluster hooks read their Kubernetes objects (InferencePools, `crate::inference`)
+//! and the policies EG hands over (`crate::policy`) through the context messages below.
 
 use std::marker::PhantomData;
 
@@ -54,6 +54,40 @@ pub struct PostTranslateModifyResponse {
     /// `envoy.config.route.v3.RouteConfiguration`, encoded.
     #[prost(bytes = "bytes", repeated, tag = "4")]
     pub routes: Vec<Bytes>,
+}
+
+/// `PostTranslateExtensionContext`: the policies EG attached to this call's Gateway (with
+/// `extensionManager.policyResources`). Decoded only by [`crate::policy`], and only when the
+/// request carries a context.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PostTranslateExtensionContext {
+    /// Each policy object, as EG serialised it.
+    #[prost(message, repeated, tag = "1")]
+    pub extension_resources: Vec<ExtensionResource>,
+}
+
+/// `PostRouteExtensionContext`: what EG sends with one route to `PostRouteModify`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PostRouteExtensionContext {
+    /// The objects of the route's `extensionRefs` (filter objects and custom backends such as
+    /// InferencePools alike).
+    #[prost(message, repeated, tag = "1")]
+    pub extension_resources: Vec<ExtensionResource>,
+    /// The route's hostnames; not read.
+    #[prost(string, repeated, tag = "2")]
+    pub hostnames: Vec<String>,
+    /// Policies targeting the route's HTTPRoute or GRPCRoute (or one of its rules); EG v1.9+.
+    #[prost(message, repeated, tag = "3")]
+    pub extension_policies: Vec<ExtensionResource>,
+}
+
+/// `ExtensionResource`: one Kubernetes object, as EG's `unstructured.Unstructured` marshals
+/// it: JSON (`apiVersion`, `kind`, `metadata`, `spec`, `status`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ExtensionResource {
+    /// The object's JSON.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub unstructured_bytes: Bytes,
 }
 
 /// Declares a per-resource hook's request and response, which xds-hook answers by echoing
@@ -108,30 +142,12 @@ echo_messages!(
     PostEndpointsModifyRequest, PostEndpointsModifyResponse, load_assignment, post_endpoints_context
 );
 
-/// `PostRouteExtensionContext`, as far as the Route hook reads it: the objects of the route's
-/// `extensionRefs` (filter objects and custom backends alike). `hostnames` (2) and
-/// `extension_policies` (3) are not declared, so they are skipped unread.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct PostRouteExtensionContext {
-    /// Every object the route refers to.
-    #[prost(message, repeated, tag = "1")]
-    pub extension_resources: Vec<ExtensionResource>,
-}
-
 /// `PostClusterExtensionContext`: the objects of the route the cluster was built for.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct PostClusterExtensionContext {
     /// Every object that route refers to; EG sends them all, not only the backends.
     #[prost(message, repeated, tag = "1")]
     pub backend_extension_resources: Vec<ExtensionResource>,
-}
-
-/// `ExtensionResource`: one Kubernetes object.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct ExtensionResource {
-    /// The object as EG's `unstructured.Unstructured` marshals it: JSON.
-    #[prost(bytes = "bytes", tag = "1")]
-    pub unstructured_bytes: Bytes,
 }
 
 /// tonic codec for the contract: prost on the wire, but a request that cannot be decoded is

@@ -7,6 +7,8 @@
 //! - the input: `input.pb`, `input.json`, `input.yaml`, or an `input/` directory of resource
 //!   lists; any shape `apply` reads (a request, an `egctl` dump, an Envoy `/config_dump`);
 //! - optionally `config.yaml`, the hook's configuration (else the one given to `test`);
+//! - optionally `policies.yaml`, ProcessorPolicies as EG delivers them, given to every call
+//!   ([`crate::policy::fixture`]);
 //! - `output.yaml` (or `output.json`), what `apply` writes: the response, or the same dump with
 //!   each Gateway's resources replaced;
 //! - optionally `explain.txt`, what `explain` prints.
@@ -159,8 +161,10 @@ fn check(case: &Path, default_config: &Config, update: bool) -> Result<CaseResul
     let annotation = config.selection.route_annotation.clone();
     let hook = Hook::new(config);
     let input = input_of(case)?;
-    let input = format::read_input(&input)
+    let mut input = format::read_input(&input)
         .map_err(|e| CaseError::Format(input.display().to_string(), e))?;
+    crate::policy::fixture::attach_from(case, &mut input)
+        .map_err(|e| CaseError::Format(case.display().to_string(), e))?;
     let run = offline::run(&hook, input, None)?;
 
     let (output_file, output_format) = if case.join("output.json").exists() {

@@ -6,7 +6,11 @@
 //! clusters their selected routes target are then prepared for the upstream processor. Every
 //! input resource is in the response, in its input position; the processor cluster, when added,
 //! is appended after the input clusters. InferencePool routes get their endpoint pickers last
-//! (`crate::inference`), after the processor.
+//! (`crate::inference`), after the processors.
+//!
+//! With ProcessorPolicies in the request (`crate::policy`), the stages run once per processor,
+//! each pass on the previous one's output with only its own virtual hosts open, and the passes
+//! are folded into one report. Without them, the one pass is exactly the hook as it always ran.
 
 use bytes::Bytes;
 
@@ -19,10 +23,11 @@ use crate::mutate::{
     listener::{self, ChainPatch},
     route,
 };
+use crate::policy::{self, Plan, merge::Pass};
 use crate::report::{ChainFailure, Change, ClusterOutcome, Report, UpstreamReport};
 use crate::select::cluster::ClusterDecision;
 use crate::select::upstream::{self, Targeted};
-use crate::select::{self, ChainDecision, Policy};
+use crate::select::{self, ChainDecision, Policy, Scope, Unscoped};
 
 /// A configured hook: selection rules, the placement policy and the pre-encoded artefacts it
 /// inserts, all prepared once from the configuration.
@@ -71,7 +76,7 @@ impl Hook {
     /// returned as it came, with the reason in the report.
     pub fn post_translate_modify(&self, request: PostTranslateModifyRequest) -> Outcome {
         let PostTranslateModifyRequest {
-            post_translate_context: _,
+            post_translate_context,
             mut clusters,
             secrets,
             mut listeners,
@@ -79,46 +84,55 @@ impl Hook {
         } = request;
         let resources_in = [clusters.len(), secrets.len(), listeners.len(), routes.len()];
         let index = Index::build(&listeners, &routes, &clusters);
-        let decisions = select::decide(
-            &self.config.selection,
-            &self.artifacts.filter_name,
-            &self.placement,
-            &index,
-        );
-        let chain_failures = self.patch_listeners(&mut listeners, &index, &decisions.listeners);
-        let route_changes = self.patch_route_configs(&mut routes, &index, &decisions.route_configs);
-        let upstream =
-            self.patch_backend_clusters(&mut clusters, &index, &decisions, &route_changes);
-
-        let processor_needed = route_changes.iter().any(|c| *c != Change::NotSelected)
-            || (listeners.is_empty() && routes.is_empty());
-        let processor_cluster = processor_needed.then(|| {
-            cluster::ensure_processor(
-                &mut clusters,
-                index.clusters.position(&self.artifacts.cluster_name),
-                &self.artifacts.cluster_name,
-                &self.artifacts.cluster,
-            )
-        });
-
-        // Pools last: their filters go after the processor, their clusters after its cluster.
+        let delivered = policy::delivered(post_translate_context.as_ref());
+        let plan = Plan::new(&self.config.ext_proc, delivered, &index);
+        let mut lists = Lists {
+            clusters: &mut clusters,
+            listeners: &mut listeners,
+            routes: &mut routes,
+        };
+        let mut passes = Vec::with_capacity(plan.processors.len().max(1));
+        if plan.is_unscoped() {
+            passes.push(self.pass(&mut lists, &index, &Unscoped, &self.artifacts, true));
+        } else {
+            for (p, processor) in plan.processors.iter().enumerate() {
+                let artifacts = processor.artifacts.as_ref().unwrap_or(&self.artifacts);
+                let scope = plan.scope(p);
+                // Each pass reads what the previous one wrote: positions moved.
+                let pass = if p == 0 {
+                    self.pass(&mut lists, &index, &scope, artifacts, processor.upstream)
+                } else {
+                    let current = Index::build(lists.listeners, lists.routes, lists.clusters);
+                    self.pass(&mut lists, &current, &scope, artifacts, processor.upstream)
+                };
+                passes.push(pass);
+            }
+        }
+        // Pools last: their filters go after the processors, their clusters after theirs.
         let inference = self.inference.post_translate_modify(
             &mut listeners,
             &mut routes,
             &mut clusters,
             &index,
         );
-
-        let report = Report {
-            inference,
-            index,
-            decisions,
-            chain_failures,
-            route_changes,
-            upstream,
-            processor_cluster,
-            resources_in,
+        let mut report = match (plan.is_unscoped(), passes.pop()) {
+            (true, Some(pass)) if passes.is_empty() => Report {
+                index,
+                decisions: pass.decisions,
+                chain_failures: pass.chain_failures,
+                route_changes: pass.route_changes,
+                upstream: pass.upstream,
+                processor_cluster: pass.processor_cluster,
+                resources_in,
+                policies: None,
+                inference: Default::default(),
+            },
+            (_, last) => {
+                passes.extend(last);
+                policy::merge::report(index, plan, passes, &self.artifacts, resources_in)
+            }
         };
+        report.inference = inference;
         Outcome {
             response: PostTranslateModifyResponse {
                 clusters,
@@ -130,6 +144,59 @@ impl Hook {
         }
     }
 
+    /// One processor's pass: select within `scope`, then patch listeners, route
+    /// configurations and (when `upstream`) backend clusters with `artifacts`, and add the
+    /// processor cluster when anything was selected or the request carries only clusters.
+    fn pass(
+        &self,
+        lists: &mut Lists<'_>,
+        index: &Index,
+        scope: &dyn Scope,
+        artifacts: &Artifacts,
+        upstream: bool,
+    ) -> Pass {
+        let decisions = select::decide_scoped(
+            &self.config.selection,
+            &artifacts.filter_name,
+            &self.placement,
+            index,
+            scope,
+        );
+        let chain_failures =
+            self.patch_listeners(lists.listeners, index, &decisions.listeners, artifacts);
+        let route_changes =
+            self.patch_route_configs(lists.routes, index, &decisions.route_configs, artifacts);
+        let upstream = if upstream {
+            self.patch_backend_clusters(
+                lists.clusters,
+                index,
+                &decisions,
+                &route_changes,
+                artifacts,
+            )
+        } else {
+            UpstreamReport::default()
+        };
+
+        let processor_needed = route_changes.iter().any(|c| *c != Change::NotSelected)
+            || (lists.listeners.is_empty() && lists.routes.is_empty());
+        let processor_cluster = processor_needed.then(|| {
+            cluster::ensure_processor(
+                lists.clusters,
+                index.clusters.position(&artifacts.cluster_name),
+                &artifacts.cluster_name,
+                &artifacts.cluster,
+            )
+        });
+        Pass {
+            decisions,
+            chain_failures,
+            route_changes,
+            upstream,
+            processor_cluster,
+        }
+    }
+
     /// Makes the decided chain patches; returns the chains whose patch could not be made
     /// (they go back as they came).
     fn patch_listeners(
@@ -137,6 +204,7 @@ impl Hook {
         listeners: &mut [Bytes],
         index: &Index,
         decisions: &[Vec<ChainDecision>],
+        artifacts: &Artifacts,
     ) -> Vec<ChainFailure> {
         let mut failures = Vec::new();
         let entries = index.listeners.iter().zip(decisions);
@@ -158,7 +226,7 @@ impl Hook {
             if patches.is_empty() {
                 continue;
             }
-            let patched = listener::patch(bytes, &patches, &self.artifacts.http_filter);
+            let patched = listener::patch(bytes, &patches, &artifacts.http_filter);
             if let Some(new_bytes) = patched.bytes {
                 *bytes = Bytes::from(new_bytes);
             }
@@ -183,6 +251,7 @@ impl Hook {
         index: &Index,
         decisions: &select::Decisions,
         route_changes: &[Change],
+        artifacts: &Artifacts,
     ) -> UpstreamReport {
         let usable = |route_config: usize| {
             matches!(
@@ -202,13 +271,13 @@ impl Hook {
                 let decision = select::cluster::decide_cluster(
                     &entry,
                     &used_by,
-                    &self.artifacts.filter_name,
-                    &self.artifacts.cluster_name,
+                    &artifacts.filter_name,
+                    &artifacts.cluster_name,
                 );
                 let change = match &decision {
                     ClusterDecision::Skip(_) => Change::NotSelected,
                     ClusterDecision::Patch(patch) => {
-                        match cluster::patch_upstream(bytes, patch, &self.artifacts.upstream) {
+                        match cluster::patch_upstream(bytes, patch, &artifacts.upstream) {
                             Ok(Some(new_bytes)) => {
                                 *bytes = Bytes::from(new_bytes);
                                 Change::Changed
@@ -239,6 +308,7 @@ impl Hook {
         routes: &mut [Bytes],
         index: &Index,
         decisions: &[select::RouteConfigDecision],
+        artifacts: &Artifacts,
     ) -> Vec<Change> {
         routes
             .iter_mut()
@@ -247,7 +317,7 @@ impl Hook {
                 if decision.selected == 0 {
                     return Change::NotSelected;
                 }
-                match route::patch(bytes, entry, decision, &self.artifacts) {
+                match route::patch(bytes, entry, decision, artifacts) {
                     Ok(Some(new_bytes)) => {
                         *bytes = Bytes::from(new_bytes);
                         Change::Changed
@@ -258,4 +328,11 @@ impl Hook {
             })
             .collect()
     }
+}
+
+/// The request's resource lists, edited in place by each pass.
+struct Lists<'a> {
+    clusters: &'a mut Vec<Bytes>,
+    listeners: &'a mut Vec<Bytes>,
+    routes: &'a mut Vec<Bytes>,
 }

@@ -45,6 +45,7 @@ pub mod index;
 pub mod inference;
 pub mod mutate;
 pub mod offline;
+pub mod policy;
 pub mod render;
 pub mod report;
 pub mod select;

@@ -61,6 +61,8 @@ pub struct Call {
     pub outcome: Option<Outcome>,
     /// Position of the Gateway in the dump.
     gateway: usize,
+    /// The request's extension context (its ProcessorPolicies), which a second run needs too.
+    context: Option<bytes::Bytes>,
 }
 
 /// A captured input and the hook's calls on it.
@@ -82,6 +84,7 @@ pub fn run(hook: &Hook, input: Input, pick: Option<&str>) -> Result<Run, RunErro
                 origin: None,
                 outcome: Some(hook.post_translate_modify(request.clone())),
                 gateway: 0,
+                context: request.post_translate_context.clone(),
             }]
         }
         Input::Dump(dump) => {
@@ -110,6 +113,7 @@ pub fn run(hook: &Hook, input: Input, pick: Option<&str>) -> Result<Run, RunErro
                     outcome: (g.sections > 0)
                         .then(|| hook.post_translate_modify(g.request.clone())),
                     gateway: i,
+                    context: g.request.post_translate_context.clone(),
                 })
                 .collect()
         }
@@ -195,7 +199,8 @@ impl Run {
             .iter()
             .filter_map(|call| {
                 let response = &call.outcome.as_ref()?.response;
-                let again = hook.post_translate_modify(as_request(response.clone()));
+                let again =
+                    hook.post_translate_modify(as_request(response.clone(), call.context.clone()));
                 (again.response != *response).then(|| {
                     call.origin
                         .as_ref()
@@ -206,7 +211,10 @@ impl Run {
     }
 }
 
-fn as_request(response: PostTranslateModifyResponse) -> PostTranslateModifyRequest {
+fn as_request(
+    response: PostTranslateModifyResponse,
+    context: Option<bytes::Bytes>,
+) -> PostTranslateModifyRequest {
     let PostTranslateModifyResponse {
         clusters,
         secrets,
@@ -214,7 +222,7 @@ fn as_request(response: PostTranslateModifyResponse) -> PostTranslateModifyReque
         routes,
     } = response;
     PostTranslateModifyRequest {
-        post_translate_context: None,
+        post_translate_context: context,
         clusters,
         secrets,
         listeners,

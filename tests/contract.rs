@@ -208,3 +208,44 @@ fn extension_contexts_carry_their_objects_where_the_wire_structs_read_them() {
     assert_eq!(bytes.number(), 1);
     assert!(matches!(bytes.kind(), Kind::Bytes));
 }
+
+/// A context field: name, number, and the message type (`None`: a scalar).
+type ContextField = (&'static str, u32, Option<&'static str>);
+
+/// The extension contexts `xds_hook::policy` decodes: (message, field, number, kind), every
+/// field of each message listed.
+#[test]
+fn context_messages_have_the_numbers_and_kinds_the_wire_structs_assume() {
+    let resource = "envoygateway.extension.ExtensionResource";
+    let fields: &[(&str, &[ContextField])] = &[
+        (
+            "PostTranslateExtensionContext",
+            &[("extension_resources", 1, Some(resource))],
+        ),
+        (
+            "PostRouteExtensionContext",
+            &[
+                ("extension_resources", 1, Some(resource)),
+                ("hostnames", 2, None),
+                ("extension_policies", 3, Some(resource)),
+            ],
+        ),
+        ("ExtensionResource", &[("unstructured_bytes", 1, None)]),
+    ];
+    for (msg, expected) in fields {
+        let descriptor = message(msg);
+        let declared: Vec<&str> = expected.iter().map(|f| f.0).collect();
+        let names: Vec<String> = descriptor.fields().map(|f| f.name().to_owned()).collect();
+        assert_eq!(names, declared, "{msg}");
+        for (field, number, message_type) in *expected {
+            let f = descriptor.get_field_by_name(field).unwrap();
+            assert_eq!(f.number(), *number, "{msg}.{field}");
+            match (f.kind(), message_type) {
+                (Kind::Message(m), Some(expected)) => assert_eq!(m.full_name(), *expected),
+                (Kind::String, None) => assert!(f.is_list(), "{msg}.{field}"),
+                (Kind::Bytes, None) => assert!(!f.is_list(), "{msg}.{field}"),
+                (other, _) => panic!("{msg}.{field} is {other:?}"),
+            }
+        }
+    }
+}

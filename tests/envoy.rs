@@ -410,8 +410,7 @@ fn golden_outputs_load_in_envoy() {
             } else {
                 Config::default()
             };
-            let request =
-                with_stub_backends(format::read_request(&dir.join("input.yaml")).unwrap());
+            let request = with_stub_backends(support::golden_case_request(&dir));
             let output = support::eg_flow::golden_response(config, &dir, request.clone());
             (case_name(&dir), corpus::echo(&request), output)
         })

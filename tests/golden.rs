@@ -32,13 +32,12 @@ fn check(dir: &Path) {
     if let CaseResult::Failed(problems) = &result {
         panic!("{} failed:\n{}", dir.display(), problems.join("\n"));
     }
-    let input = dir.join("input.yaml");
     if dir.parent().is_some_and(|p| p.ends_with("testdata")) {
         let config = match dir.join("config.yaml") {
             path if path.exists() => Config::from_file(&path).unwrap(),
             _ => Config::default(),
         };
-        let request = format::read_request(&input).unwrap();
+        let request = support::golden_case_request(dir);
         let outcome = Hook::new(config).post_translate_modify(request.clone());
         support::assert_nothing_lost(&request, &outcome.response);
     }
@@ -134,6 +133,10 @@ mod testdata {
         nothing_annotated,
         placement_before_lua,
         placement_configured,
+        policy_ignored_and_invalid,
+        policy_listener_override,
+        policy_route_choices,
+        policy_two_tenants,
         processor_cluster_present,
         shared_route_config,
         upstream_already_patched,

@@ -206,6 +206,7 @@ fn broken_resources_with_a_pool_are_answered_or_refused_never_a_panic() {
         .collect();
     let route_context: Bytes = PostRouteExtensionContext {
         extension_resources: objects.clone(),
+        ..Default::default()
     }
     .encode_to_vec()
     .into();

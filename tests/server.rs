@@ -324,6 +324,7 @@ fn context_with(objects: &[serde_json::Value]) -> Bytes {
                 unstructured_bytes: serde_json::to_vec(o).unwrap().into(),
             })
             .collect(),
+        ..Default::default()
     };
     context.encode_to_vec().into()
 }

@@ -74,7 +74,8 @@ impl OwnerMetadata {
         })
     }
 
-    /// The encoded metadata, `None` when there is none; `config` as for [`Self::mentions`].
+    /// The encoded `Metadata`, for readers of other namespaces than EG's (InferencePool
+    /// records, the choices `crate::policy` records on routes); `None` when there is none.
     pub fn bytes<'a>(&self, config: &'a impl Source) -> Option<&'a [u8]> {
         // Metadata of another route configuration: an error of the caller, not of the input.
         Some(config.bytes(self.at?).unwrap_or_default())

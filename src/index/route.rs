@@ -98,6 +98,12 @@ impl RouteConfigEntry {
         std::str::from_utf8(bytes).unwrap_or_default()
     }
 
+    /// Whether the names, targets and metadata this entry keeps contain `needle`'s bytes
+    /// anywhere: `false` proves no route of it carries a metadata key `needle`.
+    pub fn mentions(&self, needle: &memchr::memmem::Finder<'_>) -> bool {
+        needle.find(&self.source).is_some()
+    }
+
     /// The bytes at `at`, if they are within this route configuration's source.
     pub(super) fn bytes(&self, at: Text) -> Option<&[u8]> {
         self.source.get(at.range())

@@ -117,7 +117,7 @@ impl Translation {
             .iter()
             .map(|r| r.each_ref().map(String::as_str))
             .collect();
-        crate::report::text::table(&mut out, ["hook", "resource", "decision"], &rows);
+        crate::report::table::table(&mut out, &["hook", "resource", "decision"], &rows);
         out.push('\n');
         out.push_str(&self.outcome.report.explain(route_annotation));
         out
@@ -180,6 +180,7 @@ pub fn run(
         let name = format!("route {:?}", entry.text(route_entry.name));
         let context = PostRouteExtensionContext {
             extension_resources: resources.clone(),
+            ..Default::default()
         };
         let answer = hook
             .inference()

@@ -13,7 +13,7 @@ use super::select::{ChainNeed, PoolRoute, RouteDecision, RouteSkip};
 use crate::config::{EndpointPickerTls, InferenceConfig};
 use crate::index::Index;
 use crate::mutate::cluster::ProcessorCluster;
-use crate::report::text::table;
+use crate::report::table::table;
 
 /// Everything about pools in one call; empty when the request has no pool route.
 #[derive(Debug)]
@@ -242,7 +242,7 @@ impl Report {
             .collect();
         table(
             &mut out,
-            [
+            &[
                 "pool",
                 "endpoint picker",
                 "failure mode",
@@ -257,7 +257,7 @@ impl Report {
             .map(|(subject, decision, reason)| [subject.as_str(), *decision, reason.as_str()])
             .collect();
         let _ = writeln!(out);
-        table(&mut out, ["resource", "decision", "reason"], &rows);
+        table(&mut out, &["resource", "decision", "reason"], &rows);
         out
     }
 

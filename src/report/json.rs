@@ -44,6 +44,51 @@ pub struct GatewayView<'a> {
     pub summary: Summary,
     /// Hints for the usual mistakes.
     pub hints: Vec<String>,
+    /// What ProcessorPolicies decided; absent when the request carried none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policies: Option<PoliciesView>,
+}
+
+/// The policy side of one call.
+#[derive(Debug, Serialize)]
+pub struct PoliciesView {
+    /// What became of each delivered policy, per target.
+    pub verdicts: Vec<VerdictView>,
+    /// Each processor, one pass each, the configuration's first.
+    pub processors: Vec<PolicyProcessorView>,
+}
+
+/// What became of one policy at one target.
+#[derive(Debug, Serialize)]
+pub struct VerdictView {
+    /// `namespace/name`, or `extension_resources[i]`.
+    pub policy: String,
+    /// `Gateway ns/name [listener l]`, or `null` for the whole object.
+    pub target: Option<String>,
+    /// `applied`, `invalid`, `superseded` or `ignored`.
+    pub verdict: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+/// One processor.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyProcessorView {
+    /// `config` or `policy <ns>/<name>`.
+    pub source: String,
+    /// Its filter's name.
+    pub filter: String,
+    /// Its cluster's name.
+    pub cluster: String,
+    /// Whether AI backend clusters got its upstream filters.
+    pub upstream_filters: bool,
+    /// Routes it serves.
+    pub routes: usize,
+    /// Chains it is in.
+    pub chains: usize,
+    /// What happened to its cluster.
+    pub processor_cluster: ProcessorView,
 }
 
 /// One AI backend cluster.
@@ -102,6 +147,7 @@ fn gateway<'a>(
             processor_cluster: processor(None),
             summary: Summary::default(),
             hints: vec![super::text::NOTHING_SENT.trim_end().to_owned()],
+            policies: None,
         };
     };
     GatewayView {
@@ -131,6 +177,31 @@ fn gateway<'a>(
         processor_cluster: processor(report.processor_cluster.as_ref()),
         summary: report.summary(),
         hints: report.hints(route_annotation),
+        policies: report.policies.as_ref().map(|p| PoliciesView {
+            verdicts: p
+                .verdicts
+                .iter()
+                .map(|v| VerdictView {
+                    policy: v.policy.clone(),
+                    target: v.target.as_ref().map(ToString::to_string),
+                    verdict: v.outcome.word(),
+                    reason: v.outcome.to_string(),
+                })
+                .collect(),
+            processors: p
+                .processors
+                .iter()
+                .map(|p| PolicyProcessorView {
+                    source: p.source.to_string(),
+                    filter: p.filter_name.clone(),
+                    cluster: p.cluster_name.clone(),
+                    upstream_filters: p.upstream,
+                    routes: p.routes,
+                    chains: p.chains,
+                    processor_cluster: processor(p.cluster.as_ref()),
+                })
+                .collect(),
+        }),
     }
 }
 

@@ -21,6 +21,7 @@ impl Report {
                 chain: "-".to_owned(),
                 decision: "skipped",
                 reason,
+                source: None,
             };
             let chains = match listener.chains() {
                 Ok(chains) => chains,
@@ -32,11 +33,13 @@ impl Report {
             let before = lines.len();
             for chain in chains {
                 let (decision, reason) = chain.verdict();
+                let source = self.policies.as_ref();
                 lines.push(ChainLine {
                     listener: name.clone(),
                     chain: chain_place(chain.entry),
                     decision,
                     reason,
+                    source: source.map(|p| p.chain_source(listener.position, chain.position)),
                 });
             }
             if lines.len() == before {
@@ -75,6 +78,7 @@ impl Report {
                     _ => None,
                 };
                 let (decision, reason) = route_verdict(route.decision, config.change);
+                let place = (config.position, route.virtual_host.0, route.position);
                 lines.push(RouteLine {
                     route_config: rc.name.clone(),
                     virtual_host: rc.text(route.virtual_host.1.name).to_owned(),
@@ -82,6 +86,10 @@ impl Report {
                     owner,
                     decision,
                     reason,
+                    source: self
+                        .policies
+                        .as_ref()
+                        .map(|p| p.route_source(place.0, place.1, place.2)),
                 });
             }
         }
@@ -101,6 +109,9 @@ pub struct ChainLine {
     pub decision: &'static str,
     /// Why.
     pub reason: String,
+    /// Who decided it (`config`, `policy <ns>/<name>`), when ProcessorPolicies were in play.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// One route of the report.
@@ -119,6 +130,10 @@ pub struct RouteLine {
     pub decision: &'static str,
     /// Why.
     pub reason: String,
+    /// Who decided it (`config`, `policy <ns>/<name>`, `policy <ns>/<name> (HTTPRoute)`),
+    /// when ProcessorPolicies were in play.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// The Kubernetes object a route was built from.
@@ -151,6 +166,7 @@ impl RouteLine {
             owner: None,
             decision,
             reason,
+            source: None,
         }
     }
 }

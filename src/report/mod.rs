@@ -11,7 +11,9 @@
 pub mod graph;
 pub mod json;
 mod lines;
+mod policies;
 pub mod route;
+pub(crate) mod table;
 pub(crate) mod text;
 mod upstream;
 mod walk;
@@ -105,6 +107,9 @@ pub struct Report {
     pub resources_in: [usize; 4],
     /// What was done for InferencePool routes (empty without any).
     pub inference: crate::inference::Report,
+    /// What ProcessorPolicies decided, when the request carried any (or routes carried a
+    /// policy's choice); `None` otherwise, and then the report reads as it always has.
+    pub policies: Option<crate::policy::report::PolicyReport>,
 }
 
 /// Counters for one call (in `--format json` under these names, camelCased).
@@ -211,6 +216,9 @@ impl Report {
             "PostTranslateModify"
         );
         self.inference.log(&self.index);
+        if let Some(policies) = &self.policies {
+            policies.log();
+        }
         if !tracing::enabled!(tracing::Level::DEBUG) {
             return;
         }

@@ -93,6 +93,9 @@ pub struct XdsRoute {
     pub decision: &'static str,
     /// Why.
     pub reason: String,
+    /// Who decided it, when ProcessorPolicies were in play.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The listener chains whose HCM uses its route configuration.
     pub chains: Vec<ChainLine>,
     /// The clusters it sends traffic to.
@@ -172,6 +175,10 @@ fn routes_of(report: &Report, query: &RouteQuery) -> Vec<XdsRoute> {
                 route: rc.text(route.name).to_owned(),
                 decision: verdict,
                 reason,
+                source: report
+                    .policies
+                    .as_ref()
+                    .map(|p| p.route_source(config.position, vi, found.position)),
                 chains: chains_using(report, &rc.name),
                 clusters: clusters_of(
                     report,
@@ -205,6 +212,10 @@ fn chains_using(report: &Report, route_config: &str) -> Vec<ChainLine> {
                     chain: chain_place(chain.entry),
                     decision: verdict,
                     reason,
+                    source: report
+                        .policies
+                        .as_ref()
+                        .map(|p| p.chain_source(listener.position, chain.position)),
                 });
             }
         }
@@ -240,6 +251,15 @@ fn clusters_of(
         let (decision, reason) = match (outcome, report.index.clusters.position(name)) {
             (Some(c), _) => (c.verdict(), c.reason()),
             (None, None) => ("missing", "not in the request".to_owned()),
+            (None, Some(_))
+                if selected
+                    && (report.policies.as_ref()).is_some_and(|p| p.upstream_off(at.0, at.1)) =>
+            {
+                (
+                    "unchanged",
+                    "not prepared: the route's policy turns upstream filters off".to_owned(),
+                )
+            }
             (None, Some(_)) if selected => (
                 "unchanged",
                 "not prepared: its route configuration was not patched".to_owned(),
@@ -428,6 +448,9 @@ impl RouteAnswer<'_> {
                     route.decision,
                     route.reason
                 );
+                if let Some(source) = &route.source {
+                    let _ = writeln!(out, "  decided by: {source}");
+                }
                 if route.chains.is_empty() {
                     let _ = writeln!(out, "  chain: none in the input uses this route config");
                 }
@@ -437,6 +460,9 @@ impl RouteAnswer<'_> {
                         "  chain: listener {:?} {}: {}: {}",
                         chain.listener, chain.chain, chain.decision, chain.reason
                     );
+                    if let Some(source) = &chain.source {
+                        let _ = writeln!(out, "    decided by: {source}");
+                    }
                 }
                 for cluster in &route.clusters {
                     let _ = writeln!(

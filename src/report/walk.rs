@@ -29,6 +29,8 @@ pub struct Listener<'a> {
 /// One filter chain of a listener.
 #[derive(Debug, Clone, Copy)]
 pub struct Chain<'a> {
+    /// Its position among the listener's chains.
+    pub position: usize,
     /// What the index read.
     pub entry: &'a ChainEntry,
     /// What selection decided.
@@ -109,14 +111,14 @@ impl<'a> Listener<'a> {
         let chains = self.entry.chains.as_ref()?;
         debug_assert_eq!(chains.len(), self.decisions.len());
         let (report, listener) = (self.report, self.position);
-        Ok(chains
-            .iter()
-            .zip(self.decisions)
-            .map(move |(entry, decision)| Chain {
+        Ok(chains.iter().zip(self.decisions).enumerate().map(
+            move |(position, (entry, decision))| Chain {
+                position,
                 entry,
                 decision,
                 failure: report.chain_failure(listener, entry.locator),
-            }))
+            },
+        ))
     }
 }
 

@@ -1,7 +1,8 @@
 //! Selection: configuration + index → decisions, each with its reason.
 //!
 //! This is the only place that decides. Routes are selected by their HTTPRoute's annotation
-//! (and optionally their Gateway's namespace or opt-in annotation); a chain is patched when
+//! (and optionally their Gateway's namespace or opt-in annotation), or, where a
+//! ProcessorPolicy decides their virtual host or route, as it says ([`scope`]); a chain is patched when
 //! its route configuration has a selected route; a route configuration is patched when it
 //! has one. Mutators only carry decisions out, and the report only renders them, so `explain`
 //! and the logs can never disagree with what was done.
@@ -11,6 +12,7 @@ pub mod cluster;
 pub mod hosts;
 pub mod order;
 pub mod reason;
+pub mod scope;
 pub mod upstream;
 
 use std::fmt;
@@ -25,6 +27,7 @@ use crate::index::{
 use crate::xds::names;
 pub use order::{Anchor, Conflict, Placement, Policy, Rule};
 pub use reason::SkipReason;
+pub use scope::{Excluded, Gate, Scope, Unscoped};
 
 /// Every decision for one request; vectors run parallel to the index's.
 #[derive(Debug, Default)]
@@ -98,8 +101,9 @@ pub struct RouteConfigDecision {
     pub virtual_hosts: Vec<Vec<RouteDecision>>,
     /// How many routes are selected.
     pub selected: usize,
-    /// Where the routes whose annotation is on are (virtual host, route), in order: the only
-    /// routes the upstream side looks at, listed so that it need not walk all of them.
+    /// Where the routes whose annotation is on are (virtual host, route), in order, and the
+    /// routes a policy selected without it: the only routes the upstream side looks at, listed
+    /// so that it need not walk all of them.
     pub annotated: Vec<(usize, usize)>,
 }
 
@@ -144,6 +148,8 @@ pub enum NotSelected {
     NamespaceNotAllowed(String),
     /// The Gateway lacks the opt-in annotation; the value it has instead, if any.
     GatewayNotOptedIn(String, Option<String>),
+    /// A ProcessorPolicy leaves it out.
+    Policy(Excluded),
 }
 
 impl NotSelected {
@@ -157,7 +163,8 @@ impl NotSelected {
             NotSelected::NoOwner
             | NotSelected::MalformedOwner(_)
             | NotSelected::NotAnnotated
-            | NotSelected::AnnotationOff(_) => false,
+            | NotSelected::AnnotationOff(_)
+            | NotSelected::Policy(_) => false,
         }
     }
 }
@@ -185,6 +192,7 @@ impl fmt::Display for NotSelected {
             NotSelected::GatewayNotOptedIn(gw, Some(value)) => {
                 write!(f, "Gateway {gw} opt-in annotation is {value}")
             }
+            NotSelected::Policy(why) => why.fmt(f),
         }
     }
 }
@@ -196,12 +204,25 @@ pub fn decide(
     placement: &Policy,
     index: &Index,
 ) -> Decisions {
+    decide_scoped(config, filter_name, placement, index, &Unscoped)
+}
+
+/// [`decide`], with `scope` saying who decides each virtual host and which routes carry a
+/// choice of their own (one processor's pass when ProcessorPolicies apply).
+pub fn decide_scoped(
+    config: &SelectionConfig,
+    filter_name: &str,
+    placement: &Policy,
+    index: &Index,
+    scope: &dyn Scope,
+) -> Decisions {
     let unread = UnreadOwners::new(&config.route_annotation);
     let route_configs: Vec<RouteConfigDecision> = index
         .route_configs
         .iter()
-        .map(|rc| match &rc.virtual_hosts {
-            Ok(vhosts) => decide_route_config(config, &unread, rc, vhosts),
+        .enumerate()
+        .map(|(at, rc)| match &rc.virtual_hosts {
+            Ok(vhosts) => decide_route_config(config, &unread, (at, rc), vhosts, scope),
             Err(_) => RouteConfigDecision::default(),
         })
         .collect();
@@ -259,8 +280,9 @@ impl<'a> UnreadOwners<'a> {
 fn decide_route_config(
     config: &SelectionConfig,
     unread: &UnreadOwners<'_>,
-    route_config: &RouteConfigEntry,
+    (at, route_config): (usize, &RouteConfigEntry),
     vhosts: &[VirtualHostEntry],
+    scope: &dyn Scope,
 ) -> RouteConfigDecision {
     let mut selected = 0;
     let mut annotated = Vec::new();
@@ -268,14 +290,35 @@ fn decide_route_config(
         .iter()
         .enumerate()
         .map(|(vh, vhost)| {
-            let gateway = gateway_gate(config, route_config, &vhost.gateway);
+            let gate = scope.gate(at, vh);
+            let gateway = match &gate {
+                Gate::Config => gateway_gate(config, route_config, &vhost.gateway),
+                Gate::Closed(why) => Err(why.clone()),
+                Gate::Annotated | Gate::All => Ok(()),
+            };
+            let every_route = gate == Gate::All;
             vhost
                 .routes
                 .iter()
                 .enumerate()
                 .map(|(r, route)| {
-                    let decision =
-                        decide_route(config, unread, route_config, route, gateway.as_ref());
+                    let decision = match (&gateway, scope.route_choice(at, vh, r)) {
+                        // A closed virtual host is decided without reading its routes.
+                        (Err(why @ NotSelected::Policy(_)), _) => {
+                            RouteDecision::NotSelected(why.clone())
+                        }
+                        (_, choice) => match scope::apply(choice) {
+                            Err(why) => RouteDecision::NotSelected(why),
+                            Ok(opted_in) => decide_route(
+                                config,
+                                unread,
+                                route_config,
+                                route,
+                                gateway.as_ref(),
+                                every_route || opted_in,
+                            ),
+                        },
+                    };
                     selected += usize::from(matches!(decision, RouteDecision::Selected(_)));
                     if decision.annotation_on() {
                         annotated.push((vh, r));
@@ -328,14 +371,17 @@ fn gateway_gate(
     Ok(())
 }
 
+/// Decides one route of an open virtual host; `without_annotation` selects it without the
+/// annotation (a policy's `routes: All`, or the route's own opt-in).
 fn decide_route(
     config: &SelectionConfig,
     unread: &UnreadOwners<'_>,
     route_config: &RouteConfigEntry,
     route: &RouteEntry,
     gateway: Result<&(), &NotSelected>,
+    without_annotation: bool,
 ) -> RouteDecision {
-    if let Some(why) = unread.not_selected(route_config, &route.owner) {
+    if !without_annotation && let Some(why) = unread.not_selected(route_config, &route.owner) {
         return RouteDecision::NotSelected(why);
     }
     let owner: &Owner = match route.owner.ownership(route_config) {
@@ -346,6 +392,7 @@ fn decide_route(
         }
     };
     match owner.annotations.get(&config.route_annotation) {
+        _ if without_annotation => {}
         None => return RouteDecision::NotSelected(NotSelected::NotAnnotated),
         Some(value) if !value.is_enabled() => {
             return RouteDecision::NotSelected(NotSelected::AnnotationOff(shown(value)));

@@ -3,9 +3,10 @@
 //! `PostTranslateModify` runs the hook on a blocking thread (it is CPU work on a whole fleet),
 //! records what it did, logs its report inside the call's span, hands the response back, and
 //! only then frees the report. `PostRouteModify` and `PostClusterModify` serve InferencePool
-//! backends (`crate::inference`) and echo every other resource; the other three per-resource
-//! hooks echo their input: EG takes a returned resource as final, so they must never answer
-//! with an empty one.
+//! backends (`crate::inference`), and `PostRouteModify` also records a route's own
+//! ProcessorPolicy choice (`crate::policy::route`); every other resource, and the three other
+//! per-resource hooks, echo their input: EG takes a returned resource as final, so they must
+//! never answer with an empty one.
 
 use std::sync::Arc;
 
@@ -106,11 +107,21 @@ impl EnvoyGatewayExtension for ExtensionService {
         request: Request<PostRouteModifyRequest>,
     ) -> Result<Response<PostRouteModifyResponse>, Status> {
         let hook = self.hooks.current();
-        let answer = hook.inference().post_route_modify(request.into_inner());
+        let request = request.into_inner();
+        let context = request.post_route_context.clone();
+        let answer = hook.inference().post_route_modify(request);
         self.metrics.hook.inference.answered("route", &answer);
-        answer
-            .map(|a| Response::new(a.response))
-            .map_err(|refusal| Status::invalid_argument(refusal.to_string()))
+        let route = answer
+            .map_err(|refusal| Status::invalid_argument(refusal.to_string()))?
+            .response
+            .route;
+        // The route's own ProcessorPolicy choice, recorded on what the pool hook returned.
+        Ok(Response::new(crate::policy::route::post_route_modify(
+            PostRouteModifyRequest {
+                route,
+                post_route_context: context,
+            },
+        )))
     }
 
     async fn post_virtual_host_modify(

@@ -74,6 +74,19 @@ pub fn as_request(response: &PostTranslateModifyResponse) -> PostTranslateModify
     }
 }
 
+/// A golden case's request: `input.yaml`, with the case's `policies.yaml` (if any) as its
+/// context, as the golden kit runs it.
+pub fn golden_case_request(dir: &Path) -> PostTranslateModifyRequest {
+    let mut input = xds_hook::format::Input::Request(
+        xds_hook::format::read_request(&dir.join("input.yaml")).unwrap(),
+    );
+    xds_hook::policy::fixture::attach_from(dir, &mut input).unwrap();
+    match input {
+        xds_hook::format::Input::Request(request) => request,
+        xds_hook::format::Input::Dump(_) => unreachable!("read as a request"),
+    }
+}
+
 /// Whether golden files should be rewritten instead of compared.
 pub fn updating() -> bool {
     std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1")
