@@ -7,6 +7,7 @@
 //! several allocations per route. Read them through the [`RouteConfigEntry`].
 
 use std::fmt;
+use std::sync::{LazyLock, OnceLock};
 
 use bytes::Bytes;
 use prost::Message;
@@ -26,7 +27,15 @@ pub struct RouteConfigEntry {
     /// The bytes its [`Text`]s and [`OwnerMetadata`] lie in: the route configuration itself,
     /// or copies of what was kept when it was decoded.
     source: Bytes,
+    /// Whether `source` mentions [`OURS`], searched once when first asked.
+    ours: OnceLock<bool>,
 }
+
+/// What every metadata namespace this project writes on routes contains
+/// (`xds-hook.inference`, `policy.xds-hook.dev`): one search for it tells whether any record of
+/// ours can be in a route configuration, so the readers of each record kind do not each search
+/// every route configuration of a request that has none (most requests).
+const OURS: &str = "xds-hook.";
 
 /// One virtual host.
 pub struct VirtualHostEntry {
@@ -80,6 +89,7 @@ impl RouteConfigEntry {
             name,
             virtual_hosts: Ok(virtual_hosts),
             source: bytes.clone(),
+            ours: OnceLock::new(),
         }
     }
 
@@ -104,6 +114,14 @@ impl RouteConfigEntry {
         needle.find(&self.source).is_some()
     }
 
+    /// Whether the names, targets and metadata this entry keeps mention [`OURS`]: `false`
+    /// proves that no route of it carries a record of ours. Searched once per entry.
+    pub fn mentions_ours(&self) -> bool {
+        static NEEDLE: LazyLock<memchr::memmem::Finder<'static>> =
+            LazyLock::new(|| memchr::memmem::Finder::new(OURS));
+        *self.ours.get_or_init(|| self.mentions(&NEEDLE))
+    }
+
     /// The bytes at `at`, if they are within this route configuration's source.
     pub(super) fn bytes(&self, at: Text) -> Option<&[u8]> {
         self.source.get(at.range())
@@ -125,12 +143,14 @@ impl RouteConfigEntry {
                     name,
                     virtual_hosts: Ok(virtual_hosts),
                     source: source.into(),
+                    ours: OnceLock::new(),
                 }
             }
             Err(e) => Self {
                 name: super::fallback_name(bytes),
                 virtual_hosts: Err(InvalidField::new(FieldPath::root(), Problem::Decode(e))),
                 source: Bytes::new(),
+                ours: OnceLock::new(),
             },
         }
     }
@@ -269,6 +289,22 @@ impl fmt::Debug for Shown<'_, Targets> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one search stands for each record kind's own: every namespace we write on routes
+    /// contains it, and a route configuration without it has no record of ours.
+    #[test]
+    fn every_namespace_of_ours_contains_the_shared_needle() {
+        for namespace in [
+            crate::inference::metadata::NAMESPACE,
+            crate::policy::choice::METADATA_NAMESPACE,
+        ] {
+            assert!(namespace.contains(OURS), "{namespace}");
+        }
+        let with = Bytes::from_static(b"..policy.xds-hook.dev..");
+        let without = Bytes::from_static(b"..envoy-gateway..");
+        assert!(RouteConfigEntry::in_place(String::new(), Vec::new(), &with).mentions_ours());
+        assert!(!RouteConfigEntry::in_place(String::new(), Vec::new(), &without).mentions_ours());
+    }
 
     #[test]
     fn texts_are_ranges_of_their_route_configuration() {

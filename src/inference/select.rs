@@ -153,7 +153,7 @@ impl RecordFinder {
         let mut found = Vec::new();
         let configs = route_configs.iter().zip(&index.route_configs).enumerate();
         for (rc, (bytes, entry)) in configs {
-            if self.0.find(bytes).is_none() {
+            if !entry.mentions_ours() || self.0.find(bytes).is_none() {
                 continue;
             }
             let Ok(vhosts) = &entry.virtual_hosts else {

@@ -98,7 +98,7 @@ pub fn route_choices(index: &Index) -> RouteChoices {
         let Ok(vhosts) = &rc.virtual_hosts else {
             continue;
         };
-        if !rc.mentions(&needle) {
+        if !rc.mentions_ours() || !rc.mentions(&needle) {
             continue;
         }
         for (vh, vhost) in vhosts.iter().enumerate() {
