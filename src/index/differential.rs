@@ -118,6 +118,24 @@ mod tests {
         assert!(exact.contains("Malformed"), "{exact}");
     }
 
+    /// Found by `readers_owner`: an owner whose `kind` is a number, in a resource where a later
+    /// field's value has a wire type prost refuses. The fast reader named the `kind`; the exact
+    /// one cannot decode the metadata at all. A malformed owner now takes the exact reader.
+    #[test]
+    fn a_malformed_owner_is_named_by_the_exact_reader() {
+        let metadata = Bytes::from_static(
+            b"\x0a\x73\x0a\x0d\x65\x6e\x76\x6f\x79\x2d\x67\x61\x74\x65\x77\x61\x79\x12\x62\x0a\
+            \x60\x0a\x09\x72\x65\x73\x6f\x75\x72\x63\x65\x73\x12\x53\x32\x51\x0a\x4f\x2a\x4d\
+            \x0a\x0c\x0a\x04\x6e\x61\x6d\x65\x12\x04\x1a\x02\x67\x77\x0a\x11\x0a\x04\x6b\x69\
+            \x6e\x64\x12\x09\x11\x07\x47\x61\x75\x65\x77\x61\x79\x0a\x15\x0a\x0b\x61\x6e\x6e\
+            \x6f\x74\x61\x74\x69\x6f\x6e\x73\x12\x06\x30\x04\x68\x74\x74\x70\x0a\x13\x0a\x09\
+            \x6e\x61\x6d\x65\x73\x3e\x61\x63\x65\x12\x06\x1a\x04\x73\x68\x6f\x70",
+        );
+        assert_eq!(readers_agree(Pair::Owner, &metadata), Ok(false));
+        let exact = format!("{:?}", super::super::owner_metadata::read_exact(&metadata));
+        assert!(exact.contains("Malformed"), "{exact}");
+    }
+
     #[test]
     fn garbage_is_declined_or_agreed_on() {
         for pair in [Pair::Listener, Pair::RouteConfig, Pair::Owner] {

@@ -63,11 +63,14 @@ pub(super) fn ownership(metadata: &[u8]) -> Option<Ownership> {
     let Some(eg) = eg else {
         return Some(Ownership::Unknown);
     };
-    Some(match owner(eg)? {
-        Ok(Some(owner)) => Ownership::Owned(owner),
-        Ok(None) => Ownership::Unknown,
-        Err(problem) => Ownership::Malformed(problem),
-    })
+    match owner(eg)? {
+        Ok(Some(owner)) => Some(Ownership::Owned(owner)),
+        Ok(None) => Some(Ownership::Unknown),
+        // A malformed owner is named by the exact reader: this one stops at the first wrong
+        // field it needs, which may lie after bytes prost cannot decode at all (the
+        // `readers_owner` fuzz target found one), and errors are rare enough to read twice.
+        Err(_) => None,
+    }
 }
 
 fn is_len(record: &Record<'_>) -> bool {
