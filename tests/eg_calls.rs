@@ -13,13 +13,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use prost::Message as _;
 use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
 use xds_hook::workload::{Preset, Spec, generate};
 use xds_hook::{Config, Hook};
 
-use crate::daemon::harness::{Daemon, ManualCall, eventually, large_request};
+use crate::daemon::harness::{
+    Daemon, ManualCall, eventually, grpc_frame, large_request, post_translate_modify_uri, raw_h2,
+};
 use crate::support::eg_client::EgClient;
 
 /// One Gateway's translation, and what the hook must answer.
@@ -277,25 +278,12 @@ async fn call_and_never_read(
     addr: std::net::SocketAddr,
     request: &PostTranslateModifyRequest,
 ) -> tokio::task::JoinHandle<()> {
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut h2, connection) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tcp),
-    )
-    .await
-    .unwrap();
-    let connection = tokio::spawn(connection);
-    let message = request.encode_to_vec();
-    let mut framed = vec![0u8];
-    framed.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
-    framed.extend_from_slice(&message);
-    let http_request = http::Request::post(format!(
-        "http://{addr}/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify"
-    ))
-    .header("content-type", "application/grpc")
-    .header("te", "trailers")
-    .body(http_body_util::Full::new(Bytes::from(framed)))
-    .unwrap();
+    let (mut h2, connection) = raw_h2(addr).await;
+    let http_request = http::Request::post(post_translate_modify_uri(addr))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(http_body_util::Full::new(grpc_frame(request)))
+        .unwrap();
     let response = h2.send_request(http_request).await.unwrap();
     assert_eq!(response.status(), 200);
     // Hold the response and the connection (a client whose last handle is dropped closes it)

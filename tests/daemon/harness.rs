@@ -210,19 +210,8 @@ impl ManualCall {
         request: &PostTranslateModifyRequest,
         timeout: Option<&str>,
     ) -> ManualCall {
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut h2, connection) = hyper::client::conn::http2::handshake(
-            hyper_util::rt::TokioExecutor::new(),
-            hyper_util::rt::TokioIo::new(tcp),
-        )
-        .await
-        .unwrap();
-        tokio::spawn(connection);
-        let message = request.encode_to_vec();
-        let mut framed = vec![0u8];
-        framed.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
-        framed.extend_from_slice(&message);
-        let mut framed = Bytes::from(framed);
+        let (mut h2, _connection) = raw_h2(addr).await;
+        let mut framed = grpc_frame(request);
         let rest = framed.split_off(framed.len() / 2);
         let (sender, rx) = tokio::sync::mpsc::channel(4);
         let body = http_body_util::StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx));
@@ -232,9 +221,7 @@ impl ManualCall {
         }
         let http_request = http_request
             .method("POST")
-            .uri(format!(
-                "http://{addr}/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify"
-            ))
+            .uri(post_translate_modify_uri(addr))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
             .body(body)
@@ -434,4 +421,41 @@ impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> RawH2<S> {
             .await
             .unwrap()
     }
+}
+
+/// A raw HTTP/2 connection to `addr`, driven by a task of its own: no client-side gRPC
+/// handling (deadlines, retries, flow-control reads) gets in the way of what a test does.
+pub async fn raw_h2<B>(
+    addr: SocketAddr,
+) -> (
+    hyper::client::conn::http2::SendRequest<B>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+)
+where
+    B: http_body::Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (h2, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    (h2, tokio::spawn(connection))
+}
+
+/// `request` as one uncompressed gRPC message (flag byte, big-endian length, message).
+pub fn grpc_frame(request: &PostTranslateModifyRequest) -> Bytes {
+    let message = request.encode_to_vec();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&u32::try_from(message.len()).unwrap().to_be_bytes());
+    framed.extend_from_slice(&message);
+    framed.into()
+}
+
+/// Where a raw client posts `PostTranslateModify`.
+pub fn post_translate_modify_uri(addr: SocketAddr) -> String {
+    format!("http://{addr}/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify")
 }

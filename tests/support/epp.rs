@@ -24,8 +24,10 @@ use envoy_types::pb::envoy::service::ext_proc::v3::{
     processing_request::Request as Sent,
     processing_response::Response,
 };
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
+
+use super::ext_proc::answer_stream;
 use tonic::transport::{Identity, ServerTlsConfig};
 
 /// The header a picker names its endpoint in.
@@ -217,7 +219,7 @@ impl ExternalProcessor for Service {
         &self,
         request: tonic::Request<tonic::Streaming<ProcessingRequest>>,
     ) -> Result<tonic::Response<Self::ProcessStream>, tonic::Status> {
-        let mut inbound = request.into_inner();
+        let inbound = request.into_inner();
         let picks = Arc::clone(&self.picks);
         let turn = self.next.fetch_add(1, Ordering::SeqCst);
         let mut stream = Stream {
@@ -227,21 +229,18 @@ impl ExternalProcessor for Service {
             held_headers: false,
             body: Vec::new(),
         };
-        let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(async move {
-            while let Ok(Some(message)) = inbound.message().await {
-                for response in stream.answer(&picks, message) {
-                    let answer = ProcessingResponse {
+        let answers = answer_stream(inbound, move |message| {
+            let responses = stream.answer(&picks, message).into_iter();
+            responses
+                .map(|response| {
+                    Ok(ProcessingResponse {
                         response: Some(response),
                         ..Default::default()
-                    };
-                    if tx.send(Ok(answer)).await.is_err() {
-                        return;
-                    }
-                }
-            }
+                    })
+                })
+                .collect()
         });
-        Ok(tonic::Response::new(ReceiverStream::new(rx)))
+        Ok(tonic::Response::new(answers))
     }
 }
 

@@ -282,21 +282,36 @@ impl ExternalProcessor for Service {
         &self,
         request: tonic::Request<tonic::Streaming<ProcessingRequest>>,
     ) -> Result<tonic::Response<Self::ProcessStream>, tonic::Status> {
-        let mut inbound = request.into_inner();
         let recorder = Arc::clone(&self.recorder);
         let index = recorder.open();
-        let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(async move {
-            // Ends when Envoy closes its side (or the stream breaks): one answer per message.
-            while let Ok(Some(message)) = inbound.message().await {
-                let answer = recorder.handle(index, message).map_err(tonic::Status::from);
-                if tx.send(answer).await.is_err() {
-                    break;
+        let stream = answer_stream(request.into_inner(), move |message| {
+            vec![recorder.handle(index, message).map_err(tonic::Status::from)]
+        });
+        Ok(tonic::Response::new(stream))
+    }
+}
+
+/// The stream a stub answers with: a task of its own turns each message Envoy sends into the
+/// answers `answer` gives (one for a processor, several for a picker that releases held
+/// parts), and ends when Envoy closes its side, the stream breaks, or Envoy stops reading.
+pub fn answer_stream<F>(
+    mut inbound: tonic::Streaming<ProcessingRequest>,
+    mut answer: F,
+) -> ReceiverStream<Result<ProcessingResponse, tonic::Status>>
+where
+    F: FnMut(ProcessingRequest) -> Vec<Result<ProcessingResponse, tonic::Status>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(16);
+    tokio::spawn(async move {
+        while let Ok(Some(message)) = inbound.message().await {
+            for response in answer(message) {
+                if tx.send(response).await.is_err() {
+                    return;
                 }
             }
-        });
-        Ok(tonic::Response::new(ReceiverStream::new(rx)))
-    }
+        }
+    });
+    ReceiverStream::new(rx)
 }
 
 /// A running stub processor; stops when dropped.
