@@ -91,48 +91,29 @@ impl Hook {
             listeners: &mut listeners,
             routes: &mut routes,
         };
-        let mut passes = Vec::with_capacity(plan.processors.len().max(1));
-        if plan.is_unscoped() {
-            passes.push(self.pass(&mut lists, &index, &Unscoped, &self.artifacts, true));
-        } else {
-            for (p, processor) in plan.processors.iter().enumerate() {
-                let artifacts = processor.artifacts.as_ref().unwrap_or(&self.artifacts);
-                let scope = plan.scope(p);
-                // Each pass reads what the previous one wrote: positions moved.
-                let pass = if p == 0 {
-                    self.pass(&mut lists, &index, &scope, artifacts, processor.upstream)
-                } else {
-                    let current = Index::build(lists.listeners, lists.routes, lists.clusters);
-                    self.pass(&mut lists, &current, &scope, artifacts, processor.upstream)
-                };
-                passes.push(pass);
-            }
-        }
         // Pools last: their filters go after the processors, their clusters after theirs.
-        let inference = self.inference.post_translate_modify(
-            &mut listeners,
-            &mut routes,
-            &mut clusters,
-            &index,
-        );
-        let mut report = match (plan.is_unscoped(), passes.pop()) {
-            (true, Some(pass)) if passes.is_empty() => Report {
-                index,
-                decisions: pass.decisions,
-                chain_failures: pass.chain_failures,
-                route_changes: pass.route_changes,
-                upstream: pass.upstream,
-                processor_cluster: pass.processor_cluster,
-                resources_in,
-                policies: None,
-                inference: Default::default(),
-            },
-            (_, last) => {
-                passes.extend(last);
-                policy::merge::report(index, plan, passes, &self.artifacts, resources_in)
-            }
+        let report = if plan.is_unscoped() {
+            let pass = self.pass(&mut lists, &index, &Unscoped, &self.artifacts, true);
+            let inference = (self.inference).post_translate_modify(
+                &mut listeners,
+                &mut routes,
+                &mut clusters,
+                &index,
+            );
+            pass.into_report(index, resources_in, inference)
+        } else {
+            let passes = self.scoped_passes(&mut lists, &index, &plan);
+            let inference = (self.inference).post_translate_modify(
+                &mut listeners,
+                &mut routes,
+                &mut clusters,
+                &index,
+            );
+            let mut report =
+                policy::merge::report(index, plan, passes, &self.artifacts, resources_in);
+            report.inference = inference;
+            report
         };
-        report.inference = inference;
         Outcome {
             response: PostTranslateModifyResponse {
                 clusters,
@@ -144,14 +125,32 @@ impl Hook {
         }
     }
 
+    /// One pass per processor of `plan`, each on the previous one's output.
+    fn scoped_passes(&self, lists: &mut Lists<'_>, index: &Index, plan: &Plan) -> Vec<Pass> {
+        let mut passes = Vec::with_capacity(plan.processors.len());
+        for (p, processor) in plan.processors.iter().enumerate() {
+            let artifacts = processor.artifacts.as_ref().unwrap_or(&self.artifacts);
+            let scope = plan.scope(p);
+            // Each pass reads what the previous one wrote: positions moved.
+            let pass = if p == 0 {
+                self.pass(lists, index, &scope, artifacts, processor.upstream)
+            } else {
+                let current = Index::build(lists.listeners, lists.routes, lists.clusters);
+                self.pass(lists, &current, &scope, artifacts, processor.upstream)
+            };
+            passes.push(pass);
+        }
+        passes
+    }
+
     /// One processor's pass: select within `scope`, then patch listeners, route
     /// configurations and (when `upstream`) backend clusters with `artifacts`, and add the
     /// processor cluster when anything was selected or the request carries only clusters.
-    fn pass(
+    fn pass<S: Scope + ?Sized>(
         &self,
         lists: &mut Lists<'_>,
         index: &Index,
-        scope: &dyn Scope,
+        scope: &S,
         artifacts: &Artifacts,
         upstream: bool,
     ) -> Pass {

@@ -31,6 +31,28 @@ pub struct Pass {
     pub processor_cluster: Option<ProcessorCluster>,
 }
 
+impl Pass {
+    /// The report of a request without policies: its one pass, as the hook always ran.
+    pub fn into_report(
+        self,
+        index: Index,
+        resources_in: [usize; 4],
+        inference: crate::inference::Report,
+    ) -> Report {
+        Report {
+            index,
+            decisions: self.decisions,
+            chain_failures: self.chain_failures,
+            route_changes: self.route_changes,
+            upstream: self.upstream,
+            processor_cluster: self.processor_cluster,
+            resources_in,
+            policies: None,
+            inference,
+        }
+    }
+}
+
 /// The report of a request that ran one pass per processor of `plan`. `index` is the
 /// request's own (the first pass's); `default` the configuration's artefacts.
 pub fn report(

@@ -209,12 +209,15 @@ pub fn decide(
 
 /// [`decide`], with `scope` saying who decides each virtual host and which routes carry a
 /// choice of their own (one processor's pass when ProcessorPolicies apply).
-pub fn decide_scoped(
+///
+/// Generic over the scope so that the usual request, without policies ([`Unscoped`]), pays no
+/// call per virtual host and route for gates that are constants.
+pub fn decide_scoped<S: Scope + ?Sized>(
     config: &SelectionConfig,
     filter_name: &str,
     placement: &Policy,
     index: &Index,
-    scope: &dyn Scope,
+    scope: &S,
 ) -> Decisions {
     let unread = UnreadOwners::new(&config.route_annotation);
     let route_configs: Vec<RouteConfigDecision> = index
@@ -277,12 +280,12 @@ impl<'a> UnreadOwners<'a> {
     }
 }
 
-fn decide_route_config(
+fn decide_route_config<S: Scope + ?Sized>(
     config: &SelectionConfig,
     unread: &UnreadOwners<'_>,
     (at, route_config): (usize, &RouteConfigEntry),
     vhosts: &[VirtualHostEntry],
-    scope: &dyn Scope,
+    scope: &S,
 ) -> RouteConfigDecision {
     let mut selected = 0;
     let mut annotated = Vec::new();
