@@ -272,17 +272,11 @@ impl RawExtProc {
                 format!("{socket_path:?} must be an absolute path"),
             ));
         }
-        let message_timeout = match message_timeout {
-            Some(text) => humantime::parse_duration(&text)
-                .map_err(|e| invalid("extProc.messageTimeout", format!("{text:?}: {e}")))?,
-            None => defaults.message_timeout,
-        };
-        if message_timeout.is_zero() {
-            return Err(invalid(
-                "extProc.messageTimeout",
-                "must be positive".to_owned(),
-            ));
-        }
+        let message_timeout = positive_duration(
+            "extProc.messageTimeout",
+            message_timeout,
+            defaults.message_timeout,
+        )?;
         Ok(ExtProcConfig {
             filter_name,
             cluster_name: non_empty("extProc.clusterName", cluster_name, defaults.cluster_name)?,
@@ -342,6 +336,27 @@ pub(crate) fn is_dns_label(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
+}
+
+/// A duration under `key` (humantime: `250ms`, `30s`, `5m`), `default` when absent; zero is
+/// refused, as every duration of the file is a timeout or an interval.
+fn positive_duration(
+    key: &'static str,
+    text: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(text) = text else {
+        return Ok(default);
+    };
+    let value = duration(key, &text)?;
+    if value.is_zero() {
+        return Err(invalid(key, "must be positive".into()));
+    }
+    Ok(value)
+}
+
+fn duration(key: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text).map_err(|e| invalid(key, format!("{text:?}: {e}")))
 }
 
 fn invalid(key: &'static str, message: String) -> ConfigError {

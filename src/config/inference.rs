@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{ConfigError, invalid};
+use super::{ConfigError, invalid, positive_duration};
 
 /// Default ext_proc `message_timeout` of an endpoint picker filter. GIE's EPP may hold a
 /// request's headers while its flow control queues the request for capacity, so the picker
@@ -68,17 +68,11 @@ impl RawInference {
             message_timeout,
             endpoint_picker_tls: RawEndpointPickerTls { ca_file },
         } = self;
-        let message_timeout = match message_timeout {
-            Some(text) => humantime::parse_duration(&text)
-                .map_err(|e| invalid("inference.messageTimeout", format!("{text:?}: {e}")))?,
-            None => DEFAULT_EPP_MESSAGE_TIMEOUT,
-        };
-        if message_timeout.is_zero() {
-            return Err(invalid(
-                "inference.messageTimeout",
-                "must be positive".to_owned(),
-            ));
-        }
+        let message_timeout = positive_duration(
+            "inference.messageTimeout",
+            message_timeout,
+            DEFAULT_EPP_MESSAGE_TIMEOUT,
+        )?;
         let endpoint_picker_tls = match ca_file {
             None => EndpointPickerTls::Unverified,
             Some(path) if !path.starts_with('/') => {

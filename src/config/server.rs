@@ -9,7 +9,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use serde::Deserialize;
 
-use super::{ConfigError, invalid};
+use super::{ConfigError, duration, invalid, positive_duration};
 
 /// Default gRPC listen address: all interfaces, the port EG examples use for extension servers.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:1063";
@@ -301,25 +301,6 @@ fn positive(key: &'static str, value: Option<u64>, default: usize) -> Result<usi
         Some(n) => usize::try_from(n).map_err(|_| invalid(key, format!("{n} is too large"))),
         None => Ok(default),
     }
-}
-
-fn positive_duration(
-    key: &'static str,
-    text: Option<String>,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    let Some(text) = text else {
-        return Ok(default);
-    };
-    let value = duration(key, &text)?;
-    if value.is_zero() {
-        return Err(invalid(key, "must be positive".into()));
-    }
-    Ok(value)
-}
-
-fn duration(key: &'static str, text: &str) -> Result<Duration, ConfigError> {
-    humantime::parse_duration(text).map_err(|e| invalid(key, format!("{text:?}: {e}")))
 }
 
 fn file(key: &'static str, path: String) -> Result<PathBuf, ConfigError> {

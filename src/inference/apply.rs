@@ -249,8 +249,8 @@ fn enable_routes(
     enabled: &mut BTreeSet<(usize, usize)>,
 ) -> Result<Option<Vec<u8>>, WireError> {
     let splice = wire::splice_len_fields(route_config, |number, vh, vhost| {
-        if number != RouteConfigurationView::VIRTUAL_HOSTS || !enable.keys().any(|(v, _)| *v == vh)
-        {
+        let wanted = enable.range((vh, 0)..=(vh, usize::MAX)).next().is_some();
+        if number != RouteConfigurationView::VIRTUAL_HOSTS || !wanted {
             return Ok(None);
         }
         let nested = wire::splice_len_fields(vhost, |number, r, route| {

@@ -9,6 +9,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::{counter::Counter, family::Family};
 use prometheus_client::registry::Registry;
 
+use super::count;
 use crate::inference::{Answer, Refusal, Report};
 
 /// Pool metrics.
@@ -64,7 +65,7 @@ impl InferenceMetrics {
         let decision = match answer {
             Ok(answer) => {
                 for kind in &answer.ignored {
-                    tracing::info!(hook, %kind, "extension resource ignored: not an InferencePool (inference.networking.k8s.io/v1)");
+                    tracing::debug!(hook, %kind, "extension resource ignored: not an InferencePool (inference.networking.k8s.io/v1)");
                 }
                 tracing::debug!(hook, decision = %answer.decision, "InferencePool hook");
                 answer.decision.label()
@@ -85,8 +86,4 @@ impl InferenceMetrics {
         self.chains_patched.inc_by(count(report.chains_patched()));
         self.pickers_added.inc_by(count(report.clusters_added()));
     }
-}
-
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
 }

@@ -234,3 +234,8 @@ async fn watch_early<F: Future<Output = ()>>(shutdown: F) -> impl Future<Output 
         }
     }
 }
+
+/// `n` as a counter increment (metrics count in `u64`).
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}

@@ -17,6 +17,7 @@ use crate::report::{Change, Report, route_subject};
 use crate::select::cluster::ClusterDecision;
 use crate::select::{ChainDecision, SkipReason};
 
+use super::count;
 use super::metrics::{HookMetrics, KindLabels, ReasonLabels};
 
 /// How many distinct (resource, reason) warnings are remembered; the oldest are forgotten
@@ -149,10 +150,6 @@ fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
         ));
     }
     out
-}
-
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 /// A bounded set of things already warned about.
