@@ -15,9 +15,14 @@
 use bytes::Bytes;
 
 use crate::config::Config;
-use crate::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
+use prost::Message;
+
+use crate::contract::{
+    PostRouteExtensionContext, PostRouteModifyRequest, PostRouteModifyResponse,
+    PostTranslateModifyRequest, PostTranslateModifyResponse,
+};
 use crate::index::{self, ChainKind, ClusterEntry, Index};
-use crate::inference::Inference;
+use crate::inference::{Answer, Inference, Refusal};
 use crate::mutate::{
     Artifacts, cluster,
     listener::{self, ChainPatch},
@@ -70,6 +75,31 @@ impl Hook {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// `PostRouteModify`: the route's InferencePool recorded (`crate::inference`), then its
+    /// ProcessorPolicy choice (`crate::policy::route`), from one decoding of the context. A
+    /// context that does not decode, or a malformed pool, is refused: EG keeps its last good
+    /// configuration.
+    pub fn post_route_modify(
+        &self,
+        request: PostRouteModifyRequest,
+    ) -> Result<Answer<PostRouteModifyResponse>, Refusal> {
+        let PostRouteModifyRequest {
+            route,
+            post_route_context,
+        } = request;
+        let context = match post_route_context {
+            None => PostRouteExtensionContext::default(),
+            Some(bytes) => PostRouteExtensionContext::decode(bytes)
+                .map_err(|e| Refusal::UndecodableContext(e.to_string(), "PostRoute"))?,
+        };
+        let mut answer = self
+            .inference
+            .route_with(route, &context.extension_resources)?;
+        let route = answer.response.route.take();
+        answer.response.route = policy::route::record(route, &context.extension_policies);
+        Ok(answer)
     }
 
     /// Runs the hook on one request. Never fails: whatever cannot be read or edited is

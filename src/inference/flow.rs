@@ -183,7 +183,6 @@ pub fn run(
             ..Default::default()
         };
         let answer = hook
-            .inference()
             .post_route_modify(PostRouteModifyRequest {
                 route: Some(Bytes::copy_from_slice(route_bytes)),
                 post_route_context: Some(context.encode_to_vec().into()),

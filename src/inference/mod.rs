@@ -176,7 +176,16 @@ impl Inference {
             "PostRoute",
             |c: PostRouteExtensionContext| c.extension_resources,
         )?;
-        self.answer(route, &resources, "route", |route, pool| {
+        self.route_with(route, &resources)
+    }
+
+    /// [`Self::post_route_modify`] on a context already decoded (its `extension_resources`).
+    pub fn route_with(
+        &self,
+        route: Option<Bytes>,
+        resources: &[ExtensionResource],
+    ) -> Result<Answer<PostRouteModifyResponse>, Refusal> {
+        self.answer(route, resources, "route", |route, pool| {
             route::record_pool(route, pool)
         })
         .map(|answer| Answer {

@@ -12,46 +12,31 @@
 //! Routes without such policies come back as they came, and so does everything on any
 //! failure: EG takes the returned route as final.
 
-use prost::Message;
+use bytes::Bytes;
 
 use super::choice::RouteChoice;
 use super::object::Delivered;
 use super::spec::Routes;
-use super::status::Acceptance;
-use crate::contract::{
-    ExtensionResource, PostRouteExtensionContext, PostRouteModifyRequest, PostRouteModifyResponse,
-};
+use crate::contract::ExtensionResource;
 use crate::xds::RouteView;
 
-/// Answers `PostRouteModify`: the route, with the choice of its policies recorded.
-pub fn post_route_modify(request: PostRouteModifyRequest) -> PostRouteModifyResponse {
-    let PostRouteModifyRequest {
-        route,
-        post_route_context,
-    } = request;
-    let (Some(bytes), Some(context)) = (&route, post_route_context) else {
-        return PostRouteModifyResponse { route };
+/// The route with the choice of `policies` (a decoded context's `extension_policies`)
+/// recorded on it; as it came when none takes a side or the record cannot be written.
+pub fn record(route: Option<Bytes>, policies: &[ExtensionResource]) -> Option<Bytes> {
+    let Some(bytes) = route.as_ref().filter(|_| !policies.is_empty()) else {
+        return route;
     };
     let name = route_name(bytes);
-    let policies = match PostRouteExtensionContext::decode(context) {
-        Ok(context) => context.extension_policies,
-        Err(e) => {
-            tracing::warn!(route = %name, error = %e, "PostRouteModify: context does not decode; route left as is");
-            return PostRouteModifyResponse { route };
-        }
-    };
-    let Some(choice) = decide(&policies, &name) else {
-        return PostRouteModifyResponse { route };
+    let Some(choice) = decide(policies, &name) else {
+        return route;
     };
     tracing::debug!(route = %name, ?choice, "PostRouteModify");
     match choice.record(bytes) {
-        Ok(Some(recorded)) => PostRouteModifyResponse {
-            route: Some(recorded.into()),
-        },
-        Ok(None) => PostRouteModifyResponse { route },
+        Ok(Some(recorded)) => Some(recorded.into()),
+        Ok(None) => route,
         Err(e) => {
             tracing::warn!(route = %name, error = %e, "PostRouteModify: cannot record the policy's choice; route left as is");
-            PostRouteModifyResponse { route }
+            route
         }
     }
 }
@@ -70,11 +55,7 @@ pub fn decide(policies: &[ExtensionResource], route: &str) -> Option<RouteChoice
                 continue;
             }
         };
-        let accepted = policy
-            .ancestors
-            .iter()
-            .any(|a| a.acceptance == Acceptance::Accepted);
-        if !accepted {
+        if !policy.counts_anywhere() {
             tracing::debug!(route, policy = %policy.id, "ProcessorPolicy not accepted by EG, ignored");
             continue;
         }
@@ -105,8 +86,12 @@ fn route_name(route: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
+
     use super::*;
-    use bytes::Bytes;
+    use crate::contract::{
+        PostRouteExtensionContext, PostRouteModifyRequest, PostRouteModifyResponse,
+    };
 
     fn resource(json: &str) -> ExtensionResource {
         ExtensionResource {
@@ -155,6 +140,15 @@ mod tests {
             Some(RouteChoice::Invalid { policy, .. }) if policy == "team-a/bad"
         ));
         assert_eq!(decide(&[policy("deferring", "", "True")], "r"), None);
+    }
+
+    /// The route as `PostRouteModify` returns it (the hook decodes the context once for the
+    /// pools and the policies).
+    fn post_route_modify(request: PostRouteModifyRequest) -> PostRouteModifyResponse {
+        crate::Hook::new(crate::Config::default())
+            .post_route_modify(request)
+            .expect("no pool in the context")
+            .response
     }
 
     #[test]

@@ -17,7 +17,6 @@ use crate::contract::service::envoy_gateway_extension_server::{
     EnvoyGatewayExtension, EnvoyGatewayExtensionServer,
 };
 use crate::contract::*;
-use crate::hook::Hook;
 
 use super::limits::CallPermit;
 use super::metrics::Metrics;
@@ -33,11 +32,6 @@ pub struct ExtensionService {
 }
 
 impl ExtensionService {
-    /// Wraps a hook; its calls are recorded in `metrics`.
-    pub fn new(hook: Hook, metrics: Arc<Metrics>) -> Self {
-        Self::with_hooks(Arc::new(HookCell::new(hook)), metrics)
-    }
-
     /// Serves whichever hook `hooks` holds when each call starts (it changes on reload).
     pub fn with_hooks(hooks: Arc<HookCell>, metrics: Arc<Metrics>) -> Self {
         Self {
@@ -107,21 +101,11 @@ impl EnvoyGatewayExtension for ExtensionService {
         request: Request<PostRouteModifyRequest>,
     ) -> Result<Response<PostRouteModifyResponse>, Status> {
         let hook = self.hooks.current();
-        let request = request.into_inner();
-        let context = request.post_route_context.clone();
-        let answer = hook.inference().post_route_modify(request);
+        let answer = hook.post_route_modify(request.into_inner());
         self.metrics.hook.inference.answered("route", &answer);
-        let route = answer
-            .map_err(|refusal| Status::invalid_argument(refusal.to_string()))?
-            .response
-            .route;
-        // The route's own ProcessorPolicy choice, recorded on what the pool hook returned.
-        Ok(Response::new(crate::policy::route::post_route_modify(
-            PostRouteModifyRequest {
-                route,
-                post_route_context: context,
-            },
-        )))
+        answer
+            .map(|answer| Response::new(answer.response))
+            .map_err(|refusal| Status::invalid_argument(refusal.to_string()))
     }
 
     async fn post_virtual_host_modify(
