@@ -11,7 +11,11 @@
 //!   ([`crate::policy::fixture`]);
 //! - `output.yaml` (or `output.json`), what `apply` writes: the response, or the same dump with
 //!   each Gateway's resources replaced;
-//! - optionally `explain.txt`, what `explain` prints.
+//! - optionally `explain.txt`, what `explain` prints;
+//! - optionally `extensions.yaml`, which routes carry InferencePools (or other extension
+//!   objects) as EG hands them to the Route and Cluster hooks: the input is then a request as
+//!   EG built it before any hook, and the three hooks run in EG's order
+//!   ([`crate::inference::extensions`]).
 //!
 //! A case passes when both match and the hook is idempotent on its output (a second run
 //! changes nothing). A mismatch shows as a unified diff. `--update` writes the expectations
@@ -21,7 +25,10 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::contract::PostTranslateModifyRequest;
 use crate::format::{self, Format, FormatError};
+use crate::inference::extensions::{self, ExtensionsError};
+use crate::inference::flow::{self, FlowError};
 use crate::offline::{self, Run};
 use crate::{Config, Hook, report};
 
@@ -59,6 +66,12 @@ enum CaseError {
     /// The hook could not run on it.
     #[error(transparent)]
     Run(#[from] offline::RunError),
+    /// Its `extensions.yaml` cannot be used.
+    #[error("{0}: {1}")]
+    Extensions(String, ExtensionsError),
+    /// EG's order of hooks could not be played through on it.
+    #[error("{0}: {1}")]
+    Flow(String, Box<FlowError>),
     /// The output is not text.
     #[error("{0}: {1}")]
     NotText(&'static str, std::string::FromUtf8Error),
@@ -161,30 +174,22 @@ fn check(case: &Path, default_config: &Config, update: bool) -> Result<CaseResul
     let annotation = config.selection.route_annotation.clone();
     let hook = Hook::new(config);
     let input = input_of(case)?;
-    let mut input = format::read_input(&input)
-        .map_err(|e| CaseError::Format(input.display().to_string(), e))?;
-    crate::policy::fixture::attach_from(case, &mut input)
-        .map_err(|e| CaseError::Format(case.display().to_string(), e))?;
-    let run = offline::run(&hook, input, None)?;
-
-    let (output_file, output_format) = if case.join("output.json").exists() {
-        ("output.json", Format::Json)
+    let extensions = case.join(extensions::FILE);
+    let produced = if extensions.exists() {
+        through_eg_order(&hook, &input, &extensions, &annotation)?
     } else {
-        ("output.yaml", Format::Yaml)
+        through_offline(case, &hook, &input, &annotation)?
     };
-    let (output, _notes) = run.output(output_format)?;
-    let output = String::from_utf8(output).map_err(|e| CaseError::NotText(output_file, e))?;
-    let mut expectations = vec![(output_file, output)];
-    if case.join("explain.txt").exists() {
-        expectations.push(("explain.txt", explain(&run, &annotation)));
-    }
 
+    let mut expectations = vec![(produced.output_file, produced.output)];
+    if case.join("explain.txt").exists() {
+        expectations.push(("explain.txt", produced.explain));
+    }
     let mut problems = Vec::new();
-    let not_idempotent = run.not_idempotent(&hook);
-    if !not_idempotent.is_empty() {
+    if !produced.not_idempotent.is_empty() {
         problems.push(format!(
             "not idempotent: a second run changes {}",
-            not_idempotent.join(", ")
+            produced.not_idempotent.join(", ")
         ));
     }
     let mut updated = Vec::new();
@@ -211,6 +216,80 @@ fn check(case: &Path, default_config: &Config, update: bool) -> Result<CaseResul
         (false, _) => CaseResult::Failed(problems),
         (true, true) if !updated.is_empty() => CaseResult::Updated(updated),
         (true, _) => CaseResult::Passed,
+    })
+}
+
+/// What the hook made of a case: its output file and text, its explanation, and what a
+/// second run on the output would change.
+struct Produced {
+    output_file: &'static str,
+    output: String,
+    explain: String,
+    not_idempotent: Vec<String>,
+}
+
+/// A case run as `apply` runs it: one call per Gateway of its input, policies attached.
+fn through_offline(
+    case: &Path,
+    hook: &Hook,
+    input: &Path,
+    annotation: &str,
+) -> Result<Produced, CaseError> {
+    let mut input =
+        format::read_input(input).map_err(|e| CaseError::Format(input.display().to_string(), e))?;
+    crate::policy::fixture::attach_from(case, &mut input)
+        .map_err(|e| CaseError::Format(case.display().to_string(), e))?;
+    let run = offline::run(hook, input, None)?;
+    let (output_file, output_format) = if case.join("output.json").exists() {
+        ("output.json", Format::Json)
+    } else {
+        ("output.yaml", Format::Yaml)
+    };
+    let (output, _notes) = run.output(output_format)?;
+    Ok(Produced {
+        output_file,
+        output: String::from_utf8(output).map_err(|e| CaseError::NotText(output_file, e))?,
+        explain: explain(&run, annotation),
+        not_idempotent: run.not_idempotent(hook),
+    })
+}
+
+/// A case with `extensions.yaml` (InferencePool backends): its request is the resources as EG
+/// built them, before any hook, so the Route and Cluster hooks run first, in EG's order
+/// ([`crate::inference::flow`]), and `explain.txt` lists their calls too.
+fn through_eg_order(
+    hook: &Hook,
+    input: &Path,
+    extensions: &Path,
+    annotation: &str,
+) -> Result<Produced, CaseError> {
+    let request = format::read_request(input)
+        .map_err(|e| CaseError::Format(input.display().to_string(), e))?;
+    let yaml = std::fs::read_to_string(extensions)
+        .map_err(|e| CaseError::Extensions(extensions.display().to_string(), e.into()))?;
+    let routes = extensions::extended_routes(&yaml, &request)
+        .map_err(|e| CaseError::Extensions(extensions.display().to_string(), e))?;
+    let translation = flow::run(hook, request, &routes)
+        .map_err(|e| CaseError::Flow(input.display().to_string(), Box::new(e)))?;
+    let response = &translation.outcome.response;
+    let output = format::encode_response(response, Format::Yaml)
+        .map_err(|e| CaseError::Format("output.yaml".to_owned(), e))?;
+    let again = hook.post_translate_modify(PostTranslateModifyRequest {
+        post_translate_context: translation.request.post_translate_context.clone(),
+        clusters: response.clusters.clone(),
+        secrets: response.secrets.clone(),
+        listeners: response.listeners.clone(),
+        routes: response.routes.clone(),
+    });
+    Ok(Produced {
+        output_file: "output.yaml",
+        output: String::from_utf8(output).map_err(|e| CaseError::NotText("output.yaml", e))?,
+        explain: translation.explain(annotation),
+        not_idempotent: if again.response == *response {
+            Vec::new()
+        } else {
+            vec!["the response".to_owned()]
+        },
     })
 }
 

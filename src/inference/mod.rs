@@ -23,6 +23,7 @@ pub mod apply;
 pub mod cluster;
 pub mod context;
 pub mod epp;
+pub mod extensions;
 pub mod flow;
 pub mod metadata;
 pub mod pool;

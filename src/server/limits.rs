@@ -41,7 +41,6 @@ pub const POST_TRANSLATE_MODIFY_PATH: &str =
 pub struct Limits {
     permits: Arc<Semaphore>,
     queued: AtomicUsize,
-    queue_peak: AtomicUsize,
     gauges: QueueGauges,
     max_concurrent_calls: usize,
     max_queued_calls: usize,
@@ -110,7 +109,6 @@ impl Limits {
         Self {
             permits: Arc::new(Semaphore::new(server.max_concurrent_calls)),
             queued: AtomicUsize::new(0),
-            queue_peak: AtomicUsize::new(0),
             gauges,
             max_concurrent_calls: server.max_concurrent_calls,
             max_queued_calls: server.max_queued_calls,
@@ -177,11 +175,11 @@ impl Limits {
                 Err(actual) => current = actual,
             }
         }
-        let depth = current + 1;
-        self.gauges.depth.set(gauge_value(depth));
-        if self.queue_peak.fetch_max(depth, Ordering::Relaxed) < depth {
-            self.gauges.peak.set(gauge_value(depth));
-        }
+        // The gauges move by their own atomic operations, never by `set`: two calls joining at
+        // once could otherwise store their depths in the wrong order.
+        self.gauges.depth.inc();
+        let depth = gauge_value(current + 1);
+        self.gauges.peak.inner().fetch_max(depth, Ordering::Relaxed);
         Some(QueuePlace { limits: self })
     }
 
@@ -237,11 +235,8 @@ struct QueuePlace<'a> {
 
 impl Drop for QueuePlace<'_> {
     fn drop(&mut self) {
-        let before = self.limits.queued.fetch_sub(1, Ordering::AcqRel);
-        self.limits
-            .gauges
-            .depth
-            .set(gauge_value(before.saturating_sub(1)));
+        self.limits.queued.fetch_sub(1, Ordering::AcqRel);
+        self.limits.gauges.depth.dec();
     }
 }
 
