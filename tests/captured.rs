@@ -297,6 +297,11 @@ fn what_the_output_holds_is_each_gateways_response() {
         let Input::Dump(out) = format::decode_input(&bytes, Format::Yaml).unwrap() else {
             panic!("{name}: output is not a dump");
         };
+        assert_eq!(
+            out.gateways.len(),
+            run.calls.len(),
+            "{name}: a Gateway per call"
+        );
         for (call, gateway) in run.calls.iter().zip(&out.gateways) {
             let response = &call.outcome.as_ref().unwrap().response;
             let canonical = |list: &[bytes::Bytes], message: &str| -> Vec<serde_json::Value> {

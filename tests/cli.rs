@@ -416,7 +416,7 @@ fn test_command_reports_each_case_with_a_diff_and_a_summary_line() {
     );
     assert!(text.contains("pods/output.yaml (expected)"), "{text}");
     assert!(
-        text.contains("-") && text.contains("aigw_route_nom") && text.contains("@@"),
+        text.contains("aigw_route_nom") && text.contains("@@"),
         "{text}"
     );
     assert!(text.contains("-stale"), "{text}");

@@ -316,8 +316,7 @@ async fn excess_calls_wait_for_a_slot_and_without_a_queue_get_unavailable() {
 /// A metric's value, by the start of its line up to the value.
 fn metric(daemon: &Daemon, series: &str) -> Option<u64> {
     let (_, text) = daemon.admin_get("/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    harness::metric_value(&text, series)
 }
 
 #[test]

@@ -16,13 +16,6 @@
 //! The pickers' clusters name `<service>.<namespace>.svc`, which does not resolve here: the
 //! rendered bootstrap points them at the stub, as a cluster's DNS would.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -16,13 +16,6 @@
 //! Envoy comes from `ENVOY_BIN` like the other data-plane tests; without one the test prints a
 //! notice and passes, unless `XDS_HOOK_REQUIRE_ENVOY=1`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::path::Path;
 
 use xds_hook::format::{self, Format, Input};

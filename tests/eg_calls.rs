@@ -19,7 +19,8 @@ use xds_hook::workload::{Preset, Spec, generate};
 use xds_hook::{Config, Hook};
 
 use crate::daemon::harness::{
-    Daemon, ManualCall, eventually, grpc_frame, large_request, post_translate_modify_uri, raw_h2,
+    Daemon, ManualCall, eventually, grpc_frame, large_request, metric_value,
+    post_translate_modify_uri, raw_h2,
 };
 use crate::support::eg_client::EgClient;
 
@@ -226,9 +227,7 @@ async fn replicas_call_every_gateway(server_extra: &str) -> Figures {
 }
 
 fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    metric_value(text, name).unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,7 +377,7 @@ async fn the_configuration_file_is_reloaded_without_a_restart() {
     });
 
     // A valid change: the next calls use it.
-    std::fs::write(dir.path().join("config.yaml"), config("two", "")).unwrap();
+    replace_file(&dir.path().join("config.yaml"), &config("two", ""));
     eventually(Duration::from_secs(5), "the reload", || {
         has("xds_hook_config_reloads_total{result=\"success\"} 1")
     });
@@ -390,7 +389,7 @@ async fn the_configuration_file_is_reloaded_without_a_restart() {
     // A broken file: calls keep the configuration in force, the counter moves, and the
     // warning names the key.
     let broken = config("three", "  messageTimeout: soon\n");
-    std::fs::write(dir.path().join("config.yaml"), &broken).unwrap();
+    replace_file(&dir.path().join("config.yaml"), &broken);
     eventually(Duration::from_secs(5), "the rejection", || {
         has("xds_hook_config_reloads_total{result=\"failure\"} 1")
     });
@@ -411,14 +410,21 @@ async fn the_configuration_file_is_reloaded_without_a_restart() {
     );
 
     // A change to the process's own settings is applied on restart, and says so.
-    std::fs::write(
-        dir.path().join("config.yaml"),
-        config("two", "") + "  maxConcurrentCalls: 7\n",
-    )
-    .unwrap();
+    replace_file(
+        &dir.path().join("config.yaml"),
+        &(config("two", "") + "  maxConcurrentCalls: 7\n"),
+    );
     eventually(Duration::from_secs(5), "the restart warning", || {
         daemon.log().lines().any(|l| {
             l.contains("take effect on the next restart") && l.contains("server.maxConcurrentCalls")
         })
     });
+}
+
+/// Replaces `path` in one step (write beside it, then rename), as a ConfigMap update does: the
+/// server polling it never reads a half-written file.
+fn replace_file(path: &std::path::Path, text: &str) {
+    let staged = path.with_extension("staged");
+    std::fs::write(&staged, text).unwrap();
+    std::fs::rename(&staged, path).unwrap();
 }

@@ -4,13 +4,6 @@
 //! thing, and checks the outcome, the reason (as explained and as counted) and what is left
 //! as it came.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use bytes::Bytes;
 use serde_json::Value;
 use xds_hook::contract::PostTranslateModifyRequest;

@@ -2,13 +2,6 @@
 //! by `PostRouteModify` and honoured by the Gateway's `PostTranslateModify`; and contexts that
 //! hold nothing of ours changing no byte of the response.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use bytes::Bytes;
 use prost::Message as _;
 use xds_hook::contract::*;

@@ -7,13 +7,6 @@
 //! unknown fields) by a small validator. CEL rules and patterns are the API server's; the
 //! hook repeats each of them in `policy::spec`, whose unit tests cover them.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use serde_json::{Value, json};
 use xds_hook::policy::{self, Delivered, GROUP, KIND, VERSION};
 

@@ -459,3 +459,9 @@ pub fn grpc_frame(request: &PostTranslateModifyRequest) -> Bytes {
 pub fn post_translate_modify_uri(addr: SocketAddr) -> String {
     format!("http://{addr}/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify")
 }
+
+/// The value of one series (`name{labels}` exactly as exposed) in Prometheus text.
+pub fn metric_value(text: &str, series: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}

@@ -33,11 +33,18 @@ pub struct EnvoyProcess {
 /// other test binding `127.0.0.1:0` can take a port between the draw and Envoy's bind.
 const ENVOY_PORTS: std::ops::Range<u16> = 20_000..32_000;
 
-/// A port that is free now, for Envoy to bind itself (a listener or its admin).
+/// A port that is free now, for Envoy to bind itself (a listener or its admin), and that no
+/// other call in this test process was given (two draws before Envoy binds could match).
 pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     for _ in 0..1_000 {
         let port = fastrand::u16(ENVOY_PORTS);
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !given.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.insert(port);
             return port;
         }
     }
