@@ -177,6 +177,15 @@ pub(crate) fn main() -> ExitCode {
         }
     };
     let policies = cli.policies.as_deref();
+    let reads_policies = matches!(
+        cli.command,
+        Command::Apply { .. } | Command::Render { .. } | Command::Explain { .. }
+    );
+    if policies.is_some() && !reads_policies {
+        // A test case carries its own policies.yaml; serve gets them from EG.
+        eprintln!("xds-hook: --policies applies to apply, render and explain only");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let result = match cli.command {
         Command::Serve {
             listen,

@@ -181,7 +181,7 @@ fn truncated_binary_request_is_a_clear_error_not_a_panic() {
 }
 
 /// Runs the binary with warnings-only logging; returns its output.
-fn run(args: &[&str]) -> std::process::Output {
+pub(crate) fn run(args: &[&str]) -> std::process::Output {
     xds_hook()
         .args(["--log", "warn"])
         .args(args)
@@ -451,44 +451,14 @@ fn test_command_reports_each_case_with_a_diff_and_a_summary_line() {
     assert_eq!(out.status.code(), Some(64));
 }
 
-/// The repository's own golden cases pass through the binary's kit, InferencePool cases
-/// (`extensions.yaml`: EG's order of hooks) included; an `extensions.yaml` naming no route is
-/// an error naming the file and the entry.
+/// `--policies` is read by apply, render and explain; elsewhere it is refused, not ignored.
 #[test]
-fn test_kit_runs_the_repository_goldens_and_eg_order_cases() {
-    let testdata = support::repo().join("testdata");
-    let out = run(&["test", testdata.to_str().unwrap()]);
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("ok      inference-one-pool"), "{text}");
+fn policies_elsewhere_is_a_usage_error() {
+    let out = run(&["--policies", "policies.yaml", "config"]);
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        text.lines()
-            .last()
-            .unwrap_or_default()
-            .ends_with(" 0 failed"),
-        "{text}"
-    );
-
-    let tmp = tempfile::tempdir().unwrap();
-    let case = tmp.path().join("cases/pool");
-    std::fs::create_dir_all(&case).unwrap();
-    for file in ["input.yaml", "output.yaml"] {
-        std::fs::copy(
-            testdata.join("inference-one-pool").join(file),
-            case.join(file),
-        )
-        .unwrap();
-    }
-    std::fs::write(
-        case.join("extensions.yaml"),
-        "- route: nowhere\n  objects: []\n",
-    )
-    .unwrap();
-    let out = run(&["test", tmp.path().join("cases").to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.contains("extensions.yaml: [0].route: no route named \"nowhere\""),
-        "{text}"
+        stderr.contains("--policies applies to apply, render and explain"),
+        "{stderr}"
     );
 }

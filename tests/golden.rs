@@ -153,3 +153,45 @@ fn every_case_is_listed() {
         unlisted.join(", ")
     );
 }
+
+/// The repository's own golden cases pass through the binary's kit, InferencePool cases
+/// (`extensions.yaml`: EG's order of hooks) included; an `extensions.yaml` naming no route is
+/// an error naming the file and the entry.
+#[test]
+fn test_kit_runs_the_repository_goldens_and_eg_order_cases() {
+    let testdata = support::repo().join("testdata");
+    let out = crate::cli::run(&["test", testdata.to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("ok      inference-one-pool"), "{text}");
+    assert!(
+        text.lines()
+            .last()
+            .unwrap_or_default()
+            .ends_with(" 0 failed"),
+        "{text}"
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let case = tmp.path().join("cases/pool");
+    std::fs::create_dir_all(&case).unwrap();
+    for file in ["input.yaml", "output.yaml"] {
+        std::fs::copy(
+            testdata.join("inference-one-pool").join(file),
+            case.join(file),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        case.join("extensions.yaml"),
+        "- route: nowhere\n  objects: []\n",
+    )
+    .unwrap();
+    let out = crate::cli::run(&["test", tmp.path().join("cases").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("extensions.yaml: [0].route: no route named \"nowhere\""),
+        "{text}"
+    );
+}

@@ -122,8 +122,6 @@ pub struct ChainNeed {
     pub listener: usize,
     /// Its chain.
     pub locator: ChainLocator,
-    /// Index of the HCM in the chain's filters.
-    pub hcm_filter: usize,
     /// The pools whose filters it needs, in order.
     pub pools: Vec<PoolKey>,
 }
@@ -267,7 +265,6 @@ fn chains(index: &Index, routes: &[PoolRoute]) -> Vec<ChainNeed> {
                 needs.push(ChainNeed {
                     listener: l,
                     locator: chain.locator,
-                    hcm_filter: http.filter_index,
                     pools,
                 });
             }

@@ -29,7 +29,6 @@ use envoy_types::pb::envoy::extensions::filters::http::ext_proc::v3::{
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
     HttpFilter, http_filter,
 };
-use envoy_types::pb::google::protobuf::Duration;
 use prost::Message;
 
 use super::PolicyId;
@@ -194,10 +193,7 @@ fn body_mode(mode: BodyMode) -> processing_mode::BodySendMode {
 fn edit_cluster(encoded: &[u8], processor: &Where, namespace: &str) -> Result<Vec<u8>, BuildError> {
     let mut cluster = Cluster::decode(encoded).map_err(failed("cluster"))?;
     if let Some(timeout) = processor.connect_timeout {
-        cluster.connect_timeout = Some(Duration {
-            seconds: i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX),
-            nanos: i32::try_from(timeout.subsec_nanos()).unwrap_or(0),
-        });
+        cluster.connect_timeout = Some(crate::mutate::duration(timeout));
     }
     let (host, port) = match &processor.endpoint {
         // The configuration's cluster already reaches the socket (its path was set).

@@ -106,9 +106,14 @@ fn generated_host_names(
                     .iter()
                     .zip(positions)
                     .map(|(group, position)| {
-                        let j = ref_in_name(&group.region, r.namespace(), r.name(), contract.rule)
-                            .or(contract.cluster_ref)
-                            .map_or(position, Ok);
+                        let j = ref_in_name(
+                            &group.region,
+                            &r.route_namespace,
+                            &r.route_name,
+                            contract.rule,
+                        )
+                        .or(contract.cluster_ref)
+                        .map_or(position, Ok);
                         match j.and_then(|j| contract.names(j)) {
                             Ok((name, priority)) => GroupNames {
                                 backend_name: Ok(name),
@@ -137,14 +142,14 @@ fn contract<'a>(
         .map_err(|json_type| Unnamed::Annotation(format!("is a {json_type}, not a string")))?;
     let rule = generated
         .rule
-        .or_else(|| rule_in_name(cluster_name, r.namespace(), r.name()))
+        .or_else(|| rule_in_name(cluster_name, &r.route_namespace, &r.route_name))
         .ok_or(Unnamed::NoRuleIndex)?;
     Ok(Contract {
-        namespace: r.namespace(),
-        route: r.name(),
+        namespace: &r.route_namespace,
+        route: &r.route_name,
         rule,
         refs: refs_of_rule(priorities, rule)?,
-        cluster_ref: ref_in_name(cluster_name, r.namespace(), r.name(), rule),
+        cluster_ref: ref_in_name(cluster_name, &r.route_namespace, &r.route_name, rule),
     })
 }
 
@@ -191,7 +196,7 @@ pub(super) fn derived_name(
         Ownership::Owned(owner) => Ok(processor_name(
             &owner.namespace,
             &owner.name,
-            r.name(),
+            &r.route_name,
             r.rule,
             j,
         )),

@@ -48,18 +48,6 @@ pub struct BackendRef {
     pub generated: Option<Generated>,
 }
 
-impl BackendRef {
-    /// The HTTPRoute's namespace.
-    pub fn namespace(&self) -> &str {
-        &self.route_namespace
-    }
-
-    /// The HTTPRoute's name.
-    pub fn name(&self) -> &str {
-        &self.route_name
-    }
-}
-
 impl fmt::Display for BackendRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A generated HTTPRoute's rule is known by EG's index; any other by its order.
