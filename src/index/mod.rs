@@ -26,6 +26,7 @@ mod text;
 use std::borrow::Cow;
 
 use bytes::Bytes;
+use memchr::memmem::Finder;
 
 use names::Names;
 
@@ -72,6 +73,36 @@ impl Index {
     /// broken input).
     pub fn route_configs_named(&self, name: &str) -> impl Iterator<Item = usize> + '_ {
         self.by_name.all(name)
+    }
+
+    /// Every route whose metadata mentions `needle` (a namespace of ours: the records of
+    /// `crate::inference` and `crate::policy`), by (route configuration, virtual host, route)
+    /// position, with its encoded `Metadata`, in request order. A route configuration without
+    /// any record of ours costs one byte search, shared by every caller; its routes are not
+    /// looked at.
+    pub fn routes_mentioning<'a>(
+        &'a self,
+        needle: &'a Finder<'_>,
+    ) -> impl Iterator<Item = ((usize, usize, usize), &'a [u8])> + 'a {
+        self.route_configs
+            .iter()
+            .enumerate()
+            .filter(|(_, rc)| rc.mentions_ours() && rc.mentions(needle))
+            .filter_map(|(at, rc)| Some((at, rc, rc.virtual_hosts.as_ref().ok()?)))
+            .flat_map(move |(at, rc, vhosts)| {
+                vhosts.iter().enumerate().flat_map(move |(vh, vhost)| {
+                    vhost
+                        .routes
+                        .iter()
+                        .enumerate()
+                        .filter_map(move |(r, route)| {
+                            if !route.owner.mentions(rc, needle) {
+                                return None;
+                            }
+                            Some(((at, vh, r), route.owner.bytes(rc)?))
+                        })
+                })
+            })
     }
 }
 

@@ -266,7 +266,7 @@ impl Inference {
         clusters: &mut Vec<Bytes>,
         index: &Index,
     ) -> Report {
-        let found = self.finder.find(routes, index);
+        let found = self.finder.find(index);
         if found.is_empty() {
             return Report::empty(&self.config);
         }

@@ -147,32 +147,17 @@ impl Default for RecordFinder {
 
 impl RecordFinder {
     /// Every route with a pool record (or one that cannot be read), in request order.
-    pub fn find(&self, route_configs: &[Bytes], index: &Index) -> Vec<Found> {
-        let mut found = Vec::new();
-        let configs = route_configs.iter().zip(&index.route_configs).enumerate();
-        for (rc, (bytes, entry)) in configs {
-            if !entry.mentions_ours() || self.0.find(bytes).is_none() {
-                continue;
-            }
-            let Ok(vhosts) = &entry.virtual_hosts else {
-                continue;
-            };
-            for (vh, vhost) in vhosts.iter().enumerate() {
-                for (r, route) in vhost.routes.iter().enumerate() {
-                    if !route.owner.mentions(entry, &self.0) {
-                        continue;
-                    }
-                    let record = metadata::read(route.owner.bytes(entry).unwrap_or_default());
-                    found.push(Found {
-                        route_config: rc,
-                        virtual_host: vh,
-                        route: r,
-                        record,
-                    });
-                }
-            }
-        }
-        found
+    /// ([`Index::routes_mentioning`]).
+    pub fn find(&self, index: &Index) -> Vec<Found> {
+        index
+            .routes_mentioning(&self.0)
+            .map(|((route_config, virtual_host, route), metadata)| Found {
+                route_config,
+                virtual_host,
+                route,
+                record: metadata::read(metadata),
+            })
+            .collect()
     }
 }
 

@@ -89,31 +89,13 @@ impl RouteChoice {
 /// route) position in the index; most requests have none.
 pub type RouteChoices = BTreeMap<(usize, usize, usize), RouteChoice>;
 
-/// Finds every recorded choice. A route configuration whose bytes never mention the namespace
-/// costs one byte search, and its routes are not looked at.
+/// Finds every recorded choice ([`Index::routes_mentioning`]).
 pub fn route_choices(index: &Index) -> RouteChoices {
     let needle = Finder::new(METADATA_NAMESPACE);
-    let mut choices = RouteChoices::new();
-    for (at, rc) in index.route_configs.iter().enumerate() {
-        let Ok(vhosts) = &rc.virtual_hosts else {
-            continue;
-        };
-        if !rc.mentions_ours() || !rc.mentions(&needle) {
-            continue;
-        }
-        for (vh, vhost) in vhosts.iter().enumerate() {
-            for (r, route) in vhost.routes.iter().enumerate() {
-                if !route.owner.mentions(rc, &needle) {
-                    continue;
-                }
-                let read = route.owner.bytes(rc).map(read_choice);
-                if let Some(Some(choice)) = read {
-                    choices.insert((at, vh, r), choice);
-                }
-            }
-        }
-    }
-    choices
+    index
+        .routes_mentioning(&needle)
+        .filter_map(|(at, metadata)| Some((at, read_choice(metadata)?)))
+        .collect()
 }
 
 /// The choice in an encoded `Metadata`, if it holds a record.
