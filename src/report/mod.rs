@@ -27,7 +27,9 @@ use crate::mutate::cluster::ProcessorCluster;
 use crate::select::{ChainDecision, ChainSkip, Decisions};
 pub use lines::{ChainLine, OwnerRef, RouteLine, chain_place, chain_verdict, route_verdict};
 pub use text::explain_sections;
-pub use upstream::{ClusterLine, ClusterOutcome, UpstreamReport, route_name, route_subject};
+pub use upstream::{
+    ClusterLine, ClusterOutcome, ClusterVerdict, UpstreamReport, route_name, route_subject,
+};
 pub use walk::{Chain, Listener, Route, RouteConfig};
 
 /// Where a call's request came from, when the input held several Gateways (an `egctl` or Envoy

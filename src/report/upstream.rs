@@ -1,6 +1,8 @@
 //! The upstream part of the report: what happened to each AI backend cluster, and which
 //! selected routes lead to no cluster the hook could prepare.
 
+use std::collections::HashMap;
+
 use super::Change;
 use crate::index::Index;
 use crate::select::backend_name::Unnamed;
@@ -70,14 +72,48 @@ impl UpstreamReport {
     }
 }
 
+/// What happened to an AI backend cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterVerdict {
+    /// The upstream filter was added.
+    Patched,
+    /// It already had what it needs.
+    Unchanged,
+    /// Left as is, with a reason.
+    Skipped,
+}
+
+impl ClusterVerdict {
+    /// The word `explain` and the JSON use.
+    pub fn label(self) -> &'static str {
+        match self {
+            ClusterVerdict::Patched => "patched",
+            ClusterVerdict::Unchanged => "unchanged",
+            ClusterVerdict::Skipped => "skipped",
+        }
+    }
+}
+
+impl UpstreamReport {
+    /// Each outcome by its cluster's name, for views that look clusters up per route.
+    pub fn by_name(&self) -> HashMap<&str, &ClusterOutcome> {
+        self.clusters.iter().map(|c| (c.name.as_str(), c)).collect()
+    }
+}
+
 impl ClusterOutcome {
+    /// What happened to it.
+    pub fn outcome(&self) -> ClusterVerdict {
+        match (&self.decision, &self.change) {
+            (ClusterDecision::Skip(_), _) | (_, Change::Failed(_)) => ClusterVerdict::Skipped,
+            (_, Change::Changed) => ClusterVerdict::Patched,
+            _ => ClusterVerdict::Unchanged,
+        }
+    }
+
     /// What happened to it in words: `patched`, `unchanged` or `skipped`.
     pub fn verdict(&self) -> &'static str {
-        match (&self.decision, &self.change) {
-            (ClusterDecision::Skip(_), _) | (_, Change::Failed(_)) => "skipped",
-            (_, Change::Changed) => "patched",
-            _ => "unchanged",
-        }
+        self.outcome().label()
     }
 
     /// Why, and what its hosts are told.

@@ -1,13 +1,16 @@
 //! Turns reports into a [`Graph`]: which nodes, in which state, joined how. The words on
 //! nodes and edges are the report's (`chain_verdict`, `route_verdict`, the cluster outcomes).
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::{Edge, Graph, Group, Node, State, short};
 use crate::index::{ChainKind, Ownership, RouteConfigEntry};
 use crate::mutate::cluster::ProcessorCluster;
 use crate::report::route::{RouteQuery, built_from};
-use crate::report::{Change, Report, Section, chain_place, route_verdict};
+use crate::report::{
+    Change, ClusterOutcome, ClusterVerdict, Report, Section, chain_place, route_verdict,
+};
 use crate::select::{ChainDecision, ChainSkip, NotSelected, RouteDecision};
 
 /// The graph of every section; with `only`, just that HTTPRoute's routes and what leads to
@@ -53,11 +56,13 @@ struct Parts {
     edges: Vec<Edge>,
     /// Names of the clusters routes target that the input lacks, one node each.
     missing: Vec<String>,
+    /// The ids in `nodes`, so that each is added once.
+    ids: HashSet<String>,
 }
 
 impl Parts {
     fn node(&mut self, id: String, label: String, state: State) {
-        if !self.nodes.iter().any(|n| n.id == id) {
+        if self.ids.insert(id.clone()) {
             self.nodes.push(Node { id, label, state });
         }
     }
@@ -167,6 +172,7 @@ impl Parts {
         prefix: &str,
         only: Option<&RouteQuery>,
     ) -> Vec<usize> {
+        let outcomes = report.upstream.by_name();
         let mut shown = Vec::new();
         for config in report.route_configs() {
             let (ri, rc, change) = (config.position, config.entry, config.change);
@@ -252,7 +258,7 @@ impl Parts {
             }
             self.groups.push(group);
             for (route_id, route, at) in routes {
-                self.clusters(report, rc, route, &route_id, prefix, at);
+                self.clusters(report, &outcomes, (rc, route, at), &route_id, prefix);
             }
         }
         shown
@@ -262,11 +268,14 @@ impl Parts {
     fn clusters(
         &mut self,
         report: &Report,
-        rc: &RouteConfigEntry,
-        route: &crate::index::RouteEntry,
+        outcomes: &HashMap<&str, &ClusterOutcome>,
+        (rc, route, at): (
+            &RouteConfigEntry,
+            &crate::index::RouteEntry,
+            (usize, usize, usize),
+        ),
         route_id: &str,
         prefix: &str,
-        at: (usize, usize, usize),
     ) {
         let Some((names, _)) = route.targets.clusters() else {
             for (n, u) in report
@@ -288,13 +297,12 @@ impl Parts {
         };
         for name in names {
             let name = rc.text(*name);
-            let outcome = report.upstream.clusters.iter().find(|c| c.name == name);
-            match (outcome, report.index.clusters.position(name)) {
+            match (outcomes.get(name), report.index.clusters.position(name)) {
                 (Some(c), _) => {
-                    let state = match c.verdict() {
-                        "patched" => State::Patched,
-                        "skipped" => State::Skipped,
-                        _ => State::Selected,
+                    let state = match c.outcome() {
+                        ClusterVerdict::Patched => State::Patched,
+                        ClusterVerdict::Skipped => State::Skipped,
+                        ClusterVerdict::Unchanged => State::Selected,
                     };
                     let id = format!("{prefix}_k{}", c.position);
                     self.node(id.clone(), format!("cluster\n{name}"), state);
