@@ -222,12 +222,11 @@ fn broken_resources_with_a_pool_are_answered_or_refused_never_a_panic() {
     for (is_route, bytes) in inputs {
         let input = bytes.clone();
         let answer = if is_route {
-            hook.inference()
-                .post_route_modify(PostRouteModifyRequest {
-                    route: Some(bytes.into()),
-                    post_route_context: Some(route_context.clone()),
-                })
-                .map(|a| (a.response.route, ROUTE))
+            hook.post_route_modify(PostRouteModifyRequest {
+                route: Some(bytes.into()),
+                post_route_context: Some(route_context.clone()),
+            })
+            .map(|a| (a.response.route, ROUTE))
         } else {
             hook.inference()
                 .post_cluster_modify(PostClusterModifyRequest {

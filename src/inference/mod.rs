@@ -39,8 +39,7 @@ use prost::Message;
 use crate::config::{Config, InferenceConfig, PlacementConfig, ROUTER};
 use crate::contract::{
     ExtensionResource, PostClusterExtensionContext, PostClusterModifyRequest,
-    PostClusterModifyResponse, PostRouteExtensionContext, PostRouteModifyRequest,
-    PostRouteModifyResponse,
+    PostClusterModifyResponse, PostRouteModifyResponse,
 };
 use crate::index::Index;
 use crate::select::Policy;
@@ -163,24 +162,9 @@ impl Inference {
         }
     }
 
-    /// `PostRouteModify`: records the route's pool; any other route comes back as it came.
-    pub fn post_route_modify(
-        &self,
-        request: PostRouteModifyRequest,
-    ) -> Result<Answer<PostRouteModifyResponse>, Refusal> {
-        let PostRouteModifyRequest {
-            route,
-            post_route_context,
-        } = request;
-        let resources = decode(
-            post_route_context,
-            "PostRoute",
-            |c: PostRouteExtensionContext| c.extension_resources,
-        )?;
-        self.route_with(route, &resources)
-    }
-
-    /// [`Self::post_route_modify`] on a context already decoded (its `extension_resources`).
+    /// `PostRouteModify`'s part for pools, on a context already decoded (its
+    /// `extension_resources`; `crate::Hook::post_route_modify` decodes it once for pools and
+    /// policies): records the route's pool; any other route comes back as it came.
     pub fn route_with(
         &self,
         route: Option<Bytes>,
