@@ -189,6 +189,10 @@ fn naive(request: &Bytes, hcm: bool) -> Vec<u8> {
     })
 }
 
+/// The HCM's type, as a typed hook would know it.
+const HCM_TYPE: &str =
+    "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+
 /// Unpacks every HCM of a typed listener and packs it again, as a typed hook that edits
 /// `http_filters` must.
 fn repack_hcms(listener: &mut Listener) {
@@ -198,7 +202,7 @@ fn repack_hcms(listener: &mut Listener) {
         .chain(listener.default_filter_chain.as_mut());
     for filter in chains.flat_map(|chain| chain.filters.iter_mut()) {
         if let Some(filter::ConfigType::TypedConfig(any)) = &mut filter.config_type
-            && any.type_url.ends_with(xds_hook::xds::names::HCM_TYPE)
+            && any.type_url.ends_with(HCM_TYPE)
         {
             let hcm = HttpConnectionManager::decode(any.value.as_slice()).unwrap();
             any.value = hcm.encode_to_vec();

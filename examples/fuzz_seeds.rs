@@ -1,8 +1,8 @@
 //! Writes seed corpora for the fuzz targets in `fuzz/` from the golden cases, so that no
 //! generated corpus needs to be committed: `scripts/fuzz` runs this before fuzzing.
 //!
-//! `cargo run --example fuzz_seeds -- <corpus dir>` writes
-//! - `request/<case>.pb`: each `testdata/<case>/input.yaml` as the binary gRPC request;
+//! `cargo run --features fuzzing --example fuzz_seeds -- <corpus dir>` writes
+//! - `request/<case>.pb`: each `testdata/golden/<case>/input.yaml` as the binary gRPC request;
 //! - `hcm/<case>-<n>.pb`: every HTTP connection manager found in those requests' listeners,
 //!   and one with a split `scheme_header_transformation`;
 //! - `config/<name>.yaml`: the cases' configuration files and a few small ones;
@@ -15,13 +15,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use prost::Message;
-use xds_hook::contract::PostTranslateModifyRequest;
 use xds_hook::format::{self, Format};
-use xds_hook::wire;
-use xds_hook::xds::{
-    AnyView, FilterChainView, ListenerView, NetworkFilterView, RouteConfigurationView, RouteView,
-    VirtualHostView, names,
-};
+use xds_hook::fuzzing::{self, Seeds};
 
 /// The golden case the `hcm` target builds its request from.
 const TEMPLATE_CASE: &str = "mixed-namespaces-and-schemes";
@@ -57,7 +52,7 @@ fn run() -> anyhow::Result<()> {
         .nth(1)
         .map(PathBuf::from)
         .context("usage: fuzz_seeds <corpus dir>")?;
-    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/golden");
     for kind in [
         "request",
         "hcm",
@@ -82,33 +77,23 @@ fn run() -> anyhow::Result<()> {
             out.join("request").join(format!("{name}.pb")),
             request.encode_to_vec(),
         )?;
-        let hcms = request.listeners.iter().flat_map(|l| hcms_of(l));
-        for (n, hcm) in hcms.enumerate() {
-            std::fs::write(out.join("hcm").join(format!("{name}-{n}.pb")), &hcm)?;
-            if name == TEMPLATE_CASE {
-                template_hcm.get_or_insert(hcm);
-            }
+        let seeds = fuzzing::seeds(&request);
+        for (n, hcm) in seeds.hcms.iter().enumerate() {
+            std::fs::write(out.join("hcm").join(format!("{name}-{n}.pb")), hcm)?;
+        }
+        if name == TEMPLATE_CASE {
+            template_hcm = seeds.hcms.first().cloned();
         }
         if let Ok(config) = std::fs::read(case.join("config.yaml")) {
             std::fs::write(out.join("config").join(format!("{name}.yaml")), config)?;
         }
-        reader_seeds(&out, name, &request)?;
+        reader_seeds(&out, name, &seeds)?;
     }
-    // A shape no golden case has: the template's HCM with scheme_header_transformation split
-    // over two records, the second saying match_upstream: false (it once won over ours: see
-    // bad_input::split_scheme_header_transformation_still_ends_up_matching_upstream).
     if let Some(hcm) = template_hcm {
-        let mut split = hcm;
-        let scheme = xds_hook::xds::HcmView::SCHEME_HEADER_TRANSFORMATION;
-        wire::put_len(&mut split, scheme, &[]);
-        let mut explicit_false = Vec::new();
-        let match_upstream = xds_hook::xds::SchemeHeaderTransformationView::MATCH_UPSTREAM;
-        wire::put_varint(&mut explicit_false, match_upstream, 0);
-        wire::put_len(&mut split, scheme, &explicit_false);
         std::fs::write(
             out.join("hcm")
                 .join("split-scheme-header-transformation.pb"),
-            split,
+            fuzzing::with_split_scheme_header_transformation(&hcm),
         )?;
     }
     for (name, text) in CONFIGS {
@@ -124,7 +109,7 @@ fn run() -> anyhow::Result<()> {
             let name = scenario.file_name().and_then(|n| n.to_str()).unwrap_or("x");
             let request = format::read_resource_dir(&scenario)
                 .with_context(|| format!("{}", scenario.display()))?;
-            reader_seeds(&out, &format!("corpus-{name}"), &request)?;
+            reader_seeds(&out, &format!("corpus-{name}"), &fuzzing::seeds(&request))?;
         }
     }
     Ok(())
@@ -132,54 +117,16 @@ fn run() -> anyhow::Result<()> {
 
 /// The differential targets' seeds from one request: its listeners, route configurations,
 /// and the metadata of its virtual hosts and routes.
-fn reader_seeds(
-    out: &Path,
-    name: &str,
-    request: &PostTranslateModifyRequest,
-) -> anyhow::Result<()> {
-    for (n, listener) in request.listeners.iter().enumerate() {
-        std::fs::write(
-            out.join("readers_listener").join(format!("{name}-{n}.pb")),
-            listener,
-        )?;
-    }
-    let mut metadata = Vec::new();
-    for (n, config) in request.routes.iter().enumerate() {
-        std::fs::write(
-            out.join("readers_route").join(format!("{name}-{n}.pb")),
-            config,
-        )?;
-        for vhost in wire::len_payloads(config, RouteConfigurationView::VIRTUAL_HOSTS) {
-            let Ok(vhost) = vhost else { continue };
-            metadata.extend(wire::len_payloads(vhost, VirtualHostView::METADATA).flatten());
-            for route in wire::len_payloads(vhost, VirtualHostView::ROUTES).flatten() {
-                metadata.extend(wire::len_payloads(route, RouteView::METADATA).flatten());
-            }
+fn reader_seeds(out: &Path, name: &str, seeds: &Seeds) -> anyhow::Result<()> {
+    let targets = [
+        ("readers_listener", &seeds.listeners),
+        ("readers_route", &seeds.route_configs),
+        ("readers_owner", &seeds.owner_metadata),
+    ];
+    for (target, resources) in targets {
+        for (n, bytes) in resources.iter().enumerate() {
+            std::fs::write(out.join(target).join(format!("{name}-{n}.pb")), bytes)?;
         }
     }
-    for (n, md) in metadata.iter().enumerate() {
-        std::fs::write(out.join("readers_owner").join(format!("{name}-{n}.pb")), md)?;
-    }
     Ok(())
-}
-
-/// The HCM bytes of every chain of an encoded listener.
-fn hcms_of(listener: &[u8]) -> Vec<Vec<u8>> {
-    let chains = [
-        ListenerView::FILTER_CHAINS,
-        ListenerView::DEFAULT_FILTER_CHAIN,
-    ]
-    .into_iter()
-    .flat_map(|n| wire::len_payloads(listener, n).filter_map(Result::ok));
-    let anys = chains.flat_map(|chain| {
-        wire::len_payloads(chain, FilterChainView::FILTERS)
-            .filter_map(Result::ok)
-            .filter_map(|filter| wire::first_len(filter, NetworkFilterView::TYPED_CONFIG))
-    });
-    anys.filter(|any| {
-        wire::first_len(any, AnyView::TYPE_URL)
-            .is_some_and(|url| url.ends_with(names::HCM_TYPE.as_bytes()))
-    })
-    .filter_map(|any| wire::first_len(any, AnyView::VALUE).map(<[u8]>::to_vec))
-    .collect()
 }

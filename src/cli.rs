@@ -319,7 +319,7 @@ fn serve(
     let result = runtime.block_on(xds_hook::server::serve(
         config,
         config_file,
-        xds_hook::server::shutdown::signal(),
+        xds_hook::server::shutdown_signal(),
     ));
     // A hook task still running after the grace period must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -20,7 +20,7 @@
 //! A case passes when both match and the hook is idempotent on its output (a second run
 //! changes nothing). A mismatch shows as a unified diff. `--update` writes the expectations
 //! instead (`output.yaml` always, `explain.txt` when the case has one), for review in the
-//! repository's own diff. This crate's own `testdata/` runs through the same function.
+//! repository's own diff. This crate's own `testdata/golden/` runs through the same function.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -184,7 +184,7 @@ impl Hook {
         artifacts: &Artifacts,
         upstream: bool,
     ) -> Pass {
-        let decisions = select::decide_scoped(
+        let decisions = select::decide(
             &self.config.selection,
             &artifacts.filter_name,
             &self.placement,

@@ -2,8 +2,8 @@
 //! reason in the report, while the rest of the request is still processed.
 
 use bytes::Bytes;
-use xds_hook::index::ChainLocator;
-use xds_hook::select::{ChainDecision, ChainSkip};
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
+use xds_hook::report::{ChainDecision, ChainLocator, ChainSkip};
 use xds_hook::wire;
 use xds_hook::{Config, Hook};
 
@@ -172,7 +172,7 @@ fn split_scheme_header_transformation_still_ends_up_matching_upstream() {
         ChainDecision::Patch(_)
     ));
     let hcm = support::at(&outcome.response.listeners[0], &hcm_path);
-    let view = xds_hook::xds::HcmView::decode(hcm).unwrap();
+    let view = HttpConnectionManager::decode(hcm).unwrap();
     assert!(
         view.scheme_header_transformation
             .is_some_and(|s| s.match_upstream),

@@ -1,4 +1,4 @@
-//! Captured xDS in the shapes users hold (`tests/data/captured`): each shape is told from its
+//! Captured xDS in the shapes users hold (`testdata/captured`): each shape is told from its
 //! content, each Gateway is its own hook call with its own resources, and the output is the
 //! same document with only the resources the hook changed replaced: every other key kept, in
 //! order, in the input's key style.
@@ -15,7 +15,7 @@ use crate::support::{
 };
 
 pub fn case(name: &str) -> PathBuf {
-    let dir = support::repo().join("tests/data/captured").join(name);
+    let dir = support::repo().join("testdata/captured").join(name);
     ["input.json", "input.yaml"]
         .iter()
         .map(|f| dir.join(f))

@@ -69,7 +69,7 @@ fn apply_on_binary_corpus_requests_keeps_everything_and_is_idempotent() {
 #[test]
 fn apply_writes_json_and_yaml_that_read_back_to_the_same_bytes() {
     let tmp = tempfile::tempdir().unwrap();
-    let input = support::repo().join("testdata/mixed-namespaces-and-schemes/input.yaml");
+    let input = support::repo().join("testdata/golden/mixed-namespaces-and-schemes/input.yaml");
     let pb = tmp.path().join("out.pb");
     assert!(apply_quietly(&input, &pb).success());
     let expected = std::fs::read(&pb).unwrap();
@@ -101,7 +101,7 @@ fn explain_prints_decisions_and_the_annotation_hint() {
             support::corpus()
                 .map(|c| c.join("xds-name-scheme-v2"))
                 .unwrap_or_else(|| {
-                    support::repo().join("testdata/mixed-namespaces-and-schemes/input.yaml")
+                    support::repo().join("testdata/golden/mixed-namespaces-and-schemes/input.yaml")
                 }),
         )
         .output()
@@ -211,7 +211,7 @@ fn apply_on_a_dump_writes_the_same_dump_and_gateway_picks_one() {
         String::from_utf8_lossy(&out.stderr)
     );
     let expected = std::fs::read_to_string(
-        support::repo().join("tests/data/captured/translate-three-gateways/output.yaml"),
+        support::repo().join("testdata/captured/translate-three-gateways/output.yaml"),
     )
     .unwrap();
     assert_eq!(std::fs::read_to_string(&all).unwrap(), expected);
@@ -281,7 +281,7 @@ fn gateway_that_is_not_there_or_on_a_request_is_a_usage_error() {
         err.contains("envoy-gateway-system/envoy-team-a-ai-7c6b5d4f8-k4m2p"),
         "names the pods: {err}"
     );
-    let request = support::repo().join("testdata/default-and-team-a/input.yaml");
+    let request = support::repo().join("testdata/golden/default-and-team-a/input.yaml");
     let out = run(&[
         "explain",
         "-i",
@@ -381,11 +381,11 @@ fn test_command_reports_each_case_with_a_diff_and_a_summary_line() {
     };
     let cases = tmp.path().join("cases");
     copy(
-        &support::repo().join("testdata/default-and-team-a"),
+        &support::repo().join("testdata/golden/default-and-team-a"),
         &cases.join("request"),
     );
     copy(
-        &support::repo().join("tests/data/captured/envoy-proxy-two-pods"),
+        &support::repo().join("testdata/captured/envoy-proxy-two-pods"),
         &cases.join("pods"),
     );
     let dir = cases.to_str().unwrap();

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
 use xds_hook::format::{self, Input, Node, text_to_binary};
 use xds_hook::offline;
-use xds_hook::select::{ChainDecision, RouteDecision};
+use xds_hook::report::{ChainDecision, RouteDecision};
 use xds_hook::{Config, Hook};
 
 use crate::support;

@@ -5,7 +5,7 @@
 //! process runs an HTTP echo upstream, a TCP echo upstream, a stub ext_proc server on a Unix
 //! socket (reached through the processor cluster the hook adds, its path set through the
 //! hook's `extProc.socketPath`), and Envoy with a bootstrap rendered from the hook's response
-//! to `tests/data/dataplane/request.yaml`. Through Envoy:
+//! to `testdata/dataplane/request.yaml`. Through Envoy:
 //!
 //! - AI routes of Gateway A (namespace `envoy-gateway`, legacy names) and Gateway B (namespace
 //!   `team-a`, V2 names) go through the processor: the stub's request header reaches the
@@ -67,7 +67,7 @@ const CHAT_BODY: &[u8] = br#"{"model":"m","messages":[{"role":"user","content":"
 const TCP_PAYLOAD: &[u8] = b"\x00\x01\x02 raw bytes for the tcp_proxy chain \xff";
 
 fn template(name: &str) -> String {
-    std::fs::read_to_string(repo().join("tests/data/dataplane").join(name)).unwrap()
+    std::fs::read_to_string(repo().join("testdata/dataplane").join(name)).unwrap()
 }
 
 /// Runs the hook on the filled request template and writes the bootstrap into `dir`.

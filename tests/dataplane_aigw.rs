@@ -4,7 +4,7 @@
 //! (`<route ns>/<AIServiceBackend>/route/<route>/rule/<i>/ref/<j>`) and ends the upstream
 //! stream with "unknown backend" (Envoy answers 500) for any other name.
 //!
-//! The scenario (`tests/data/dataplane-aigw/request.yaml`): AIServiceBackends named unlike the
+//! The scenario (`testdata/dataplane-aigw/request.yaml`): AIServiceBackends named unlike the
 //! EG Backends they point at, in `envoy-gateway` and `team-a`; a rule whose two backends are
 //! a primary and a fallback by priority (the fallback takes over when the primary goes down,
 //! found by EG's active health check); a rule served by EDS (the name is on the cluster, the
@@ -38,7 +38,7 @@ const TABLE: &[&str] = &[OPENAI, AZURE, ANTHROPIC, GPT, LLAMA];
 const FAILOVER_LIMIT: Duration = Duration::from_secs(10);
 
 fn template(name: &str) -> String {
-    std::fs::read_to_string(repo().join("tests/data/dataplane-aigw").join(name)).unwrap()
+    std::fs::read_to_string(repo().join("testdata/dataplane-aigw").join(name)).unwrap()
 }
 
 /// Runs the hook, renders the bootstrap, and gives the EDS cluster the endpoints EG's EDS

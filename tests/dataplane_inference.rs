@@ -1,7 +1,7 @@
 //! InferencePool backends end to end: EG's three hooks in EG's order, a real Envoy on their
 //! output, and a stub endpoint picker over TLS choosing between two model servers.
 //!
-//! The scenario (`tests/data/dataplane-inference/`): one HCM with a route to a FailClose pool
+//! The scenario (`testdata/dataplane-inference/`): one HCM with a route to a FailClose pool
 //! (bodies full duplex), a route to a FailOpen pool (bodies buffered, by the pool's
 //! annotation) and a plain route. Through Envoy:
 //!
@@ -39,7 +39,7 @@ const PICKER_CLUSTERS: [&str; 2] = [
 ];
 
 fn data(name: &str) -> PathBuf {
-    repo().join("tests/data/dataplane-inference").join(name)
+    repo().join("testdata/dataplane-inference").join(name)
 }
 
 /// Runs the three hooks in EG's order, renders the bootstrap, and points the picker clusters at

@@ -1,7 +1,7 @@
 //! Processing by policy, end to end: Gateways of different tenants served by different
 //! processors, chosen by ProcessorPolicies as EG delivers them, through a real Envoy.
 //!
-//! The hook runs on `tests/data/dataplane-policy/request.yaml` with the policies of
+//! The hook runs on `testdata/dataplane-policy/request.yaml` with the policies of
 //! `policies.yaml` as the call's context, exactly as EG would send them (the JSON of each
 //! object, status included). Three stub processors listen on three Unix sockets: A and B,
 //! named by the policies of team-a and team-b, and the configuration's own. Through Envoy:
@@ -30,7 +30,7 @@ use crate::support::repo;
 use crate::support::upstream;
 
 fn template(name: &str) -> String {
-    std::fs::read_to_string(repo().join("tests/data/dataplane-policy").join(name)).unwrap()
+    std::fs::read_to_string(repo().join("testdata/dataplane-policy").join(name)).unwrap()
 }
 
 /// Runs the hook on the filled request with the filled policies as its context, checks that

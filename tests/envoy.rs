@@ -1,6 +1,6 @@
 //! A real Envoy in the loop: the hook's output, rendered as a bootstrap
 //! (`xds_hook::render`), must pass `envoy --mode validate` for every golden case, every
-//! corpus scenario and every Gateway of the captured dumps (`tests/data/captured`). Unit tests can only check what we think Envoy accepts; this checks what
+//! corpus scenario and every Gateway of the captured dumps (`testdata/captured`). Unit tests can only check what we think Envoy accepts; this checks what
 //! it does accept (filter order constraints, typed config fields, cluster references).
 //!
 //! The Envoy binary comes from `ENVOY_BIN`, else `target/envoy-venv/bin/envoy` (what
@@ -16,9 +16,12 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use envoy_types::pb::envoy::config::cluster::v3::Cluster;
+use envoy_types::pb::envoy::config::route::v3::route_action::ClusterSpecifier;
+use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, route};
+use prost::Message as _;
 use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
 use xds_hook::format::{self, Format};
-use xds_hook::index::Targets;
 use xds_hook::{Config, Hook, render};
 
 use crate::{corpus, support};
@@ -52,32 +55,30 @@ const GOLDEN_INPUT_FAILS: &[(&str, &str)] = &[
 /// would refuse the routes for that alone. This adds an empty STATIC cluster for each such
 /// name, so that validation judges what the hook wrote.
 fn with_stub_backends(mut request: PostTranslateModifyRequest) -> PostTranslateModifyRequest {
-    let index =
-        xds_hook::index::Index::build(&request.listeners, &request.routes, &request.clusters);
-    let present: std::collections::HashSet<Vec<u8>> = request
+    let present: std::collections::HashSet<String> = request
         .clusters
         .iter()
-        .filter_map(|c| xds_hook::mutate::cluster::cluster_name(c).map(<[u8]>::to_vec))
+        .filter_map(|c| Cluster::decode(c.as_ref()).ok())
+        .map(|c| c.name)
         .collect();
-    let mut missing: Vec<String> = index
-        .route_configs
+    let mut missing: Vec<String> = request
+        .routes
         .iter()
-        .filter_map(|rc| Some(rc.virtual_hosts.as_ref().ok()?.iter().map(move |v| (rc, v))))
-        .flatten()
-        .flat_map(|(rc, vhost)| vhost.routes.iter().map(move |route| (rc, route)))
-        .filter_map(|(rc, route)| match &route.targets {
-            Targets::Cluster(_) | Targets::Weighted(_) => {
-                route.targets.clusters().map(|(names, _)| {
-                    names
-                        .iter()
-                        .map(|n| rc.text(*n).to_owned())
-                        .collect::<Vec<_>>()
-                })
-            }
+        .filter_map(|r| RouteConfiguration::decode(r.as_ref()).ok())
+        .flat_map(|rc| rc.virtual_hosts)
+        .flat_map(|vhost| vhost.routes)
+        .filter_map(|route| match route.action? {
+            route::Action::Route(action) => action.cluster_specifier,
             _ => None,
         })
-        .flatten()
-        .filter(|name| !present.contains(name.as_bytes()))
+        .flat_map(|target| match target {
+            ClusterSpecifier::Cluster(name) => vec![name],
+            ClusterSpecifier::WeightedClusters(weighted) => {
+                weighted.clusters.into_iter().map(|c| c.name).collect()
+            }
+            _ => Vec::new(),
+        })
+        .filter(|name| !present.contains(name))
         .collect();
     missing.sort();
     missing.dedup();
@@ -401,7 +402,7 @@ fn case_name(dir: &Path) -> String {
 #[test]
 fn golden_outputs_load_in_envoy() {
     let Some(bin) = envoy_bin() else { return };
-    let cases = support::subdirs(&support::repo().join("testdata"))
+    let cases = support::subdirs(&support::repo().join("testdata/golden"))
         .into_iter()
         .map(|dir| {
             let config_path = dir.join("config.yaml");
@@ -460,7 +461,7 @@ fn captured_dump_outputs_load_in_envoy() {
     let Some(bin) = envoy_bin() else { return };
     let hook = Hook::new(Config::default());
     let mut cases = Vec::new();
-    for dir in support::subdirs(&support::repo().join("tests/data/captured")) {
+    for dir in support::subdirs(&support::repo().join("testdata/captured")) {
         let name = case_name(&dir);
         let Ok(format::Input::Dump(dump)) = format::read_input(&crate::captured::case(&name))
         else {

@@ -125,7 +125,7 @@ fn json_report_has_its_documented_fields() {
     );
 
     // A lone request has one entry without an origin; --gateway keeps one Gateway.
-    let request = support::repo().join("testdata/default-and-team-a/input.yaml");
+    let request = support::repo().join("testdata/golden/default-and-team-a/input.yaml");
     let out = explain(&["-i", request.to_str().unwrap(), "--format", "json"]);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["gateways"][0]["origin"], Value::Null);
@@ -458,7 +458,7 @@ fn route_answer_names_the_usual_mistakes() {
     assert!(text.contains("translation.listener.includeAll"), "{text}");
 
     // Route configurations not sent: the listener names one the request lacks.
-    let missing = support::repo().join("testdata/missing-route-config/input.yaml");
+    let missing = support::repo().join("testdata/golden/missing-route-config/input.yaml");
     let out = explain(&[
         "-i",
         missing.to_str().unwrap(),

@@ -1,13 +1,13 @@
 //! Golden cases, run through the same kit as `xds-hook test` ([`xds_hook::golden`]):
 //!
-//! - `testdata/<case>/`: `input.yaml` (a PostTranslateModifyRequest in canonical proto3 JSON, as
+//! - `testdata/golden/<case>/`: `input.yaml` (a PostTranslateModifyRequest in canonical proto3 JSON, as
 //!   YAML), optional `config.yaml`, and the reviewed `output.yaml` (the response) and
 //!   `explain.txt` (the decision table);
-//! - `tests/data/captured/<case>/`: xDS as users capture it (`egctl x translate`, `egctl config
+//! - `testdata/captured/<case>/`: xDS as users capture it (`egctl x translate`, `egctl config
 //!   envoy-proxy`, Envoy's `/config_dump`), with `output.yaml` (or `output.json`) the same dump
 //!   as `apply` writes it.
 //!
-//! Each case is its own test (`cargo test golden::testdata::already_patched`); a case folder
+//! Each case is its own test (`cargo test golden::cases::already_patched`); a case folder
 //! not listed here fails `every_case_is_listed` (after running it, so its diffs show too). `UPDATE_GOLDEN=1 cargo test golden`
 //! rewrites the expectations; review the diff before committing it. The kit also checks that the
 //! hook is idempotent on every output; request cases are also checked for losslessness here.
@@ -30,7 +30,7 @@ fn check(dir: &Path) {
     if let CaseResult::Failed(problems) = &result {
         panic!("{} failed:\n{}", dir.display(), problems.join("\n"));
     }
-    if !dir.parent().is_some_and(|p| p.ends_with("testdata")) {
+    if !dir.parent().is_some_and(|p| p.ends_with("testdata/golden")) {
         return;
     }
     let config = match dir.join("config.yaml") {
@@ -70,8 +70,8 @@ fn case_dir(dir: &str, case: &str) -> PathBuf {
     support::repo().join(dir).join(case.replace('_', "-"))
 }
 
-mod testdata {
-    cases!("testdata":
+mod cases {
+    cases!("testdata/golden":
         aigw_names_eds,
         aigw_names_group_count,
         aigw_names_per_backend_clusters,
@@ -119,7 +119,7 @@ mod testdata {
 }
 
 mod captured {
-    cases!("tests/data/captured":
+    cases!("testdata/captured":
         admin_config_dump_snake_case,
         envoy_proxy_already_patched,
         envoy_proxy_two_pods,
@@ -132,8 +132,8 @@ mod captured {
 fn every_case_is_listed() {
     let mut unlisted = Vec::new();
     for (dir, listed) in [
-        ("testdata", testdata::LISTED),
-        ("tests/data/captured", captured::LISTED),
+        ("testdata/golden", cases::LISTED),
+        ("testdata/captured", captured::LISTED),
     ] {
         for case in golden::cases(&support::repo().join(dir)).unwrap() {
             let name = case
@@ -159,7 +159,7 @@ fn every_case_is_listed() {
 /// an error naming the file and the entry.
 #[test]
 fn test_kit_runs_the_repository_goldens_and_eg_order_cases() {
-    let testdata = support::repo().join("testdata");
+    let testdata = support::repo().join("testdata/golden");
     let out = crate::cli::run(&["test", testdata.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(out.status.success(), "{text}");

@@ -19,7 +19,7 @@ const CLUSTER: &str = "envoy.config.cluster.v3.Cluster";
 
 /// A golden case's request after the Route and Cluster hooks, as `PostTranslateModify` gets it.
 fn after_hooks(hook: &Hook, case: &str) -> PostTranslateModifyRequest {
-    let dir = support::repo().join("testdata").join(case);
+    let dir = support::repo().join("testdata/golden").join(case);
     let request = support::golden_request(case);
     eg_flow::run(hook, request, &dir.join("extensions.yaml")).request
 }
@@ -119,7 +119,7 @@ fn two_routes_recording_one_pool_with_different_pickers_keep_the_first() {
 fn a_malformed_pool_stops_eg_s_order_naming_the_field() {
     let hook = Hook::new(Config::default());
     let request = support::golden_request("inference-one-pool");
-    let dir = support::repo().join("testdata/inference-one-pool");
+    let dir = support::repo().join("testdata/golden/inference-one-pool");
     let mut routes = eg_flow::extended_routes(&request, &dir.join("extensions.yaml"));
     let mut pool: Value = serde_json::from_slice(&routes[0].objects[0]).unwrap();
     pool["spec"]["endpointPickerRef"]["failureMode"] = "Sometimes".into();
@@ -147,7 +147,7 @@ fn a_malformed_pool_stops_eg_s_order_naming_the_field() {
 fn resources_without_a_pool_come_back_byte_for_byte_from_the_route_and_cluster_hooks() {
     let hook = Hook::new(Config::default());
     let request = support::golden_request("inference-two-pools");
-    let dir = support::repo().join("testdata/inference-two-pools");
+    let dir = support::repo().join("testdata/golden/inference-two-pools");
     let translation = eg_flow::run(&hook, request.clone(), &dir.join("extensions.yaml"));
     // clusters[2] is the tagged route's: its context held a filter object only.
     assert_eq!(translation.request.clusters[2], request.clusters[2]);
@@ -187,7 +187,7 @@ fn broken_resources_with_a_pool_are_answered_or_refused_never_a_panic() {
         PostRouteExtensionContext, PostRouteModifyRequest,
     };
     let hook = Hook::new(Config::default());
-    let dir = support::repo().join("testdata/inference-one-pool");
+    let dir = support::repo().join("testdata/golden/inference-one-pool");
     let request = support::golden_request("inference-one-pool");
     let routes = eg_flow::extended_routes(&request, &dir.join("extensions.yaml"));
     let objects: Vec<ExtensionResource> = routes[0]

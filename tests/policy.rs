@@ -6,7 +6,7 @@ use bytes::Bytes;
 use prost::Message as _;
 use xds_hook::contract::*;
 use xds_hook::policy::verdict::Outcome;
-use xds_hook::select::RouteDecision;
+use xds_hook::report::RouteDecision;
 use xds_hook::{Config, Hook, policy};
 
 use xds_hook::contract::service::envoy_gateway_extension_client::EnvoyGatewayExtensionClient;
@@ -122,7 +122,7 @@ fn contexts_without_our_policies_change_no_byte() {
 #[test]
 fn explain_with_policies_prints_what_the_golden_case_holds() {
     for case in ["policy-two-tenants", "policy-listener-override"] {
-        let dir = support::repo().join("testdata").join(case);
+        let dir = support::repo().join("testdata/golden").join(case);
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_xds-hook"));
         if dir.join("config.yaml").exists() {
             command.arg("--config").arg(dir.join("config.yaml"));

@@ -247,7 +247,7 @@ fn every_schema_field_and_enum_value_reads_in_the_hook() {
 #[test]
 fn golden_policies_fit_the_schema() {
     let mut checked = 0;
-    for case in support::subdirs(&support::repo().join("testdata")) {
+    for case in support::subdirs(&support::repo().join("testdata/golden")) {
         let path = case.join(policy::fixture::FILE);
         if !path.exists() {
             continue;

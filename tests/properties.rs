@@ -7,17 +7,21 @@
 
 use std::collections::HashSet;
 
+use envoy_types::pb::envoy::config::listener::v3::{Listener, filter};
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager;
 use proptest::prelude::*;
+use prost::Message as _;
 use xds_hook::contract::{PostTranslateModifyRequest, PostTranslateModifyResponse};
-use xds_hook::index::{ChainKind, Index};
 use xds_hook::report::Change;
-use xds_hook::select::{ChainDecision, RouteDecision};
+use xds_hook::report::{ChainDecision, RouteDecision};
 use xds_hook::workload::{Spec, generate};
 use xds_hook::{Config, Hook, Outcome};
 
 use crate::support;
 
 const ROUTER: &str = "envoy.filters.http.router";
+const HCM_TYPE: &str =
+    "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
 prop_compose! {
     /// Small fleets of every shape: any seed, any mix of names, annotations and sizes.
@@ -116,25 +120,36 @@ fn patched_chains_are_those_with_selected_routes(outcome: &Outcome) {
     assert_eq!(selected_routes, report.summary().routes_selected);
 }
 
-/// In every HCM of the response, the processor (when present) comes before the router.
+/// In every HCM of the response, the processor (when present) comes before the router. Read
+/// with Envoy's own types, not the hook's index.
 fn processor_never_after_router(response: &PostTranslateModifyResponse, filter_name: &str) {
-    let index = Index::build(&response.listeners, &response.routes, &response.clusters);
-    for listener in &index.listeners {
-        let Ok(chains) = &listener.chains else {
+    for (l, listener) in response.listeners.iter().enumerate() {
+        let Ok(listener) = Listener::decode(listener.as_ref()) else {
             continue;
         };
-        for chain in chains {
-            let ChainKind::Http(http) = &chain.kind else {
-                continue;
-            };
-            let position = |name: &str| http.http_filters.iter().position(|f| f.name == name);
-            if let (Some(ours), Some(router)) = (position(filter_name), position(ROUTER)) {
-                assert!(
-                    ours < router,
-                    "listener {} {}: processor at {ours}, router at {router}",
-                    listener.name,
-                    chain.locator
-                );
+        let chains = listener
+            .filter_chains
+            .iter()
+            .chain(&listener.default_filter_chain);
+        for (c, chain) in chains.enumerate() {
+            let hcms = chain
+                .filters
+                .iter()
+                .filter_map(|f| match &f.config_type {
+                    Some(filter::ConfigType::TypedConfig(any)) => Some(any),
+                    _ => None,
+                })
+                .filter(|any| any.type_url.ends_with(HCM_TYPE))
+                .filter_map(|any| HttpConnectionManager::decode(any.value.as_slice()).ok());
+            for hcm in hcms {
+                let position = |name: &str| hcm.http_filters.iter().position(|f| f.name == name);
+                if let (Some(ours), Some(router)) = (position(filter_name), position(ROUTER)) {
+                    assert!(
+                        ours < router,
+                        "listeners[{l}] {} chain {c}: processor at {ours}, router at {router}",
+                        listener.name,
+                    );
+                }
             }
         }
     }

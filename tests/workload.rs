@@ -9,8 +9,8 @@ use envoy_types::pb::envoy::config::route::v3::route_action::ClusterSpecifier;
 use envoy_types::pb::envoy::config::route::v3::{RouteConfiguration, route};
 use prost::Message;
 use xds_hook::format::{self, Format};
-use xds_hook::index::{ChainKind, Ownership};
-use xds_hook::select::{ChainDecision, ChainSkip, RouteDecision};
+use xds_hook::report::{ChainDecision, ChainSkip, RouteDecision};
+use xds_hook::report::{ChainKind, Ownership};
 use xds_hook::workload::{self, AI_ANNOTATION, Preset, Spec};
 use xds_hook::{Config, Hook};
 

@@ -14,7 +14,7 @@ fn request() -> &'static PostTranslateModifyRequest {
     static REQUEST: OnceLock<PostTranslateModifyRequest> = OnceLock::new();
     REQUEST.get_or_init(|| {
         xds_hook_fuzz::golden(include_str!(
-            "../../testdata/gateway-opt-in-annotation/input.yaml"
+            "../../testdata/golden/gateway-opt-in-annotation/input.yaml"
         ))
     })
 }

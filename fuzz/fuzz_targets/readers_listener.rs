@@ -1,11 +1,11 @@
 //! Differential: the index's fast Listener reader against its exact, decoding path, on any
-//! bytes (`xds_hook::index::differential`). Where the fast reader answers, the answers must be
+//! bytes (`xds_hook::fuzzing::readers_agree`). Where the fast reader answers, the answers must be
 //! equal to the byte; a disagreement is a crash.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xds_hook::index::differential::{Pair, readers_agree};
+use xds_hook::fuzzing::{Pair, readers_agree};
 
 fuzz_target!(|data: &[u8]| {
     let bytes = bytes::Bytes::copy_from_slice(data);

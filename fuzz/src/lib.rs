@@ -12,7 +12,7 @@ use bytes::Bytes;
 use xds_hook::contract::PostTranslateModifyRequest;
 use xds_hook::format::{self, Format};
 use xds_hook::report::Change;
-use xds_hook::select::ChainDecision;
+use xds_hook::report::ChainDecision;
 use xds_hook::{Config, Hook, Outcome, wire};
 
 /// The hooks every request is run through: the defaults, and Gateway scoping (which reads
@@ -28,7 +28,7 @@ pub fn hooks() -> &'static [Hook] {
     })
 }
 
-/// A request from a golden case of the repository (`testdata/<case>/input.yaml`), read once.
+/// A request from a golden case of the repository (`testdata/golden/<case>/input.yaml`), read once.
 pub fn golden(yaml: &'static str) -> PostTranslateModifyRequest {
     format::decode_request(yaml.as_bytes(), Format::Yaml).expect("golden input decodes")
 }

@@ -39,7 +39,7 @@ impl ClusterNames {
 
 /// One cluster a selected route targets, as far as the upstream side needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterEntry {
+pub(crate) struct ClusterEntry {
     /// Name.
     pub name: String,
     /// Where its endpoints are, and whose they are.
@@ -50,7 +50,7 @@ pub struct ClusterEntry {
 
 /// The endpoints of a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoints {
+pub(crate) enum Endpoints {
     /// No `load_assignment`: the endpoints (and the backend identity) arrive by EDS.
     Eds,
     /// Inline endpoint groups, in order.
@@ -73,7 +73,7 @@ pub struct EndpointGroup {
 
 /// The cluster's upstream HTTP filter chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpstreamFilters {
+pub(crate) enum UpstreamFilters {
     /// No `HttpProtocolOptions` entry.
     NoProtocolOptions,
     /// The filters of the existing `HttpProtocolOptions`, in order.
@@ -84,7 +84,7 @@ pub enum UpstreamFilters {
 
 /// One upstream HTTP filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpstreamFilter {
+pub(crate) struct UpstreamFilter {
     /// Name.
     pub name: String,
     /// Whether its config is the upstream codec (the terminal filter).
@@ -93,7 +93,7 @@ pub struct UpstreamFilter {
 
 impl ClusterEntry {
     /// Decodes one cluster's upstream-relevant parts; the error says what could not be read.
-    pub fn read(bytes: &Bytes) -> Result<Self, InvalidField> {
+    pub(crate) fn read(bytes: &Bytes) -> Result<Self, InvalidField> {
         let ClusterView {
             name,
             load_assignment,
@@ -205,7 +205,7 @@ fn upstream_host(host: &LbEndpointView) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::xds::{AddressView, SocketAddressView};
+    use crate::xds::endpoint::{AddressView, SocketAddressView};
 
     fn host(hostname: &str, address: &str) -> LbEndpointView {
         LbEndpointView {

@@ -8,14 +8,14 @@
 //! Route and virtual host metadata is kept unread and its owner read when first asked for
 //! ([`OwnerMetadata`]), so that an index costs a walk over the request, not a decode of it.
 
-pub mod cluster;
+pub(crate) mod cluster;
 #[cfg(any(test, feature = "fuzzing"))]
-pub mod differential;
-pub mod error;
+pub(crate) mod differential;
+pub(crate) mod error;
 mod listener;
 mod listener_scan;
 mod names;
-pub mod owner;
+pub(crate) mod owner;
 mod owner_metadata;
 mod owner_wire;
 mod records;
@@ -30,14 +30,14 @@ use memchr::memmem::Finder;
 
 use names::Names;
 
-pub use cluster::{ClusterEntry, ClusterNames, EndpointGroup, Endpoints, UpstreamFilters};
-pub use error::{FieldPath, InvalidField, Problem};
-pub use listener::{
-    ChainEntry, ChainKind, ChainLocator, HttpChain, HttpFilterEntry, ListenerEntry, Unusable,
-};
-pub use owner::{Annotation, Annotations, Owner, Ownership};
-pub use owner_metadata::OwnerMetadata;
-pub use route::{RouteConfigEntry, RouteEntry, Targets, Text, VirtualHostEntry};
+pub(crate) use cluster::{ClusterEntry, ClusterNames, EndpointGroup, Endpoints, UpstreamFilters};
+pub(crate) use error::{FieldPath, InvalidField, Problem};
+pub(crate) use listener::{ChainEntry, HttpFilterEntry, ListenerEntry, Unusable};
+pub use listener::{ChainKind, ChainLocator};
+pub use owner::Ownership;
+pub(crate) use owner::{Annotation, Owner};
+pub(crate) use owner_metadata::OwnerMetadata;
+pub(crate) use route::{RouteConfigEntry, RouteEntry, Targets, Text, VirtualHostEntry};
 
 /// Everything the hook knows about one request, in request order.
 #[derive(Debug, Default)]
@@ -108,7 +108,7 @@ impl Index {
 
 /// Indexes one encoded listener: off the wire when the fast reader can, by decoding otherwise
 /// (the same answer, `index::differential` holds them to it).
-pub fn read_listener(bytes: &Bytes) -> ListenerEntry {
+pub(crate) fn read_listener(bytes: &Bytes) -> ListenerEntry {
     listener_scan::read(bytes).unwrap_or_else(|| ListenerEntry::read_exact(bytes))
 }
 
@@ -121,7 +121,7 @@ fn read_route_config(bytes: &Bytes, scratch: &mut scan::Scratch) -> RouteConfigE
 /// The name of a resource that could not be decoded, read straight from field 1 so that the
 /// report can still point at it. Envoy's listeners, route configurations and clusters all
 /// keep their name in field 1.
-pub fn fallback_name(resource: &[u8]) -> String {
+pub(crate) fn fallback_name(resource: &[u8]) -> String {
     name_of(resource).into_owned()
 }
 

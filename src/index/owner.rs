@@ -157,7 +157,7 @@ pub enum Ownership {
 }
 
 /// Reads the owner from a resource's metadata.
-pub fn ownership(metadata: Option<&MetadataView>) -> Ownership {
+pub(crate) fn ownership(metadata: Option<&MetadataView>) -> Ownership {
     let Some(eg) = metadata.and_then(|m| m.filter_metadata.get(names::EG_METADATA)) else {
         return Ownership::Unknown;
     };

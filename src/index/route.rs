@@ -15,7 +15,7 @@ use prost::Message;
 use super::error::{FieldPath, InvalidField, Problem};
 use super::owner_metadata::OwnerMetadata;
 use super::text::Source;
-pub use super::text::Text;
+pub(crate) use super::text::Text;
 use crate::xds::{RouteActionView, RouteConfigurationView, RouteView, VirtualHostView};
 
 /// One route configuration of the request.

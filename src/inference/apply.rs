@@ -25,7 +25,7 @@ use crate::wire::{self, Payload, Splice, WireError};
 use crate::xds::{RouteConfigurationView, RouteView, VirtualHostView, map_entry};
 
 /// Inserts the picker filters each chain needs; one outcome per need, in order.
-pub fn listeners(
+pub(crate) fn listeners(
     listeners: &mut [Bytes],
     needs: Vec<ChainNeed>,
     pools: &BTreeMap<PoolKey, Pool>,
@@ -190,7 +190,7 @@ fn placement(filters: &[HttpFilterEntry], router: &Policy, processor: &str) -> E
 }
 
 /// Enables each pool route's filter; one change per pool route, in order.
-pub fn route_configs(
+pub(crate) fn route_configs(
     routes: &mut [Bytes],
     pool_routes: Vec<PoolRoute>,
     enable_on_route: &[u8],
@@ -277,7 +277,7 @@ fn enable_routes(
 }
 
 /// Adds each pool's picker cluster unless one of its name is there.
-pub fn clusters(
+pub(crate) fn clusters(
     clusters: &mut Vec<Bytes>,
     pools: BTreeMap<PoolKey, Pool>,
     index: &Index,

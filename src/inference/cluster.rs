@@ -47,7 +47,7 @@ const REPLACED: [u32; 11] = [
 /// The cluster of `pool`'s rule, made `ORIGINAL_DST` on the picker's header. A cluster that
 /// already is comes back byte for byte: the replaced records are appended at the end in a
 /// fixed order, and the pool record is only written when it differs.
-pub fn original_dst(cluster: &[u8], pool: &Pool) -> Result<Vec<u8>, WireError> {
+pub(crate) fn original_dst(cluster: &[u8], pool: &Pool) -> Result<Vec<u8>, WireError> {
     let mut kept = Vec::with_capacity(cluster.len() + 64);
     for field in wire::fields(cluster) {
         let field = field?;

@@ -16,7 +16,7 @@ use crate::contract::ExtensionResource;
 
 /// The backends one hook call's context names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Backends {
+pub(crate) struct Backends {
     /// The route's InferencePool, if it has one.
     pub pool: Option<Pool>,
     /// Objects of other kinds, ignored.
@@ -73,7 +73,7 @@ impl InvalidContext {
 }
 
 /// Reads the objects of one context.
-pub fn read(resources: &[ExtensionResource]) -> Result<Backends, InvalidContext> {
+pub(crate) fn read(resources: &[ExtensionResource]) -> Result<Backends, InvalidContext> {
     let mut backends = Backends::default();
     let mut others: Vec<PoolKey> = Vec::new();
     for (index, resource) in resources.iter().enumerate() {

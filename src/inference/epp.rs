@@ -60,17 +60,17 @@ const CONNECT_TIMEOUT_SECONDS: i64 = 10;
 const UNLIMITED: u32 = u32::MAX;
 
 /// The picker filter's name, also the key that enables it on a route.
-pub fn filter_name(pool: &PoolKey) -> String {
+pub(crate) fn filter_name(pool: &PoolKey) -> String {
     format!("{FILTER_PREFIX}{}/{}", pool.namespace, pool.name)
 }
 
 /// The picker cluster's name.
-pub fn cluster_name(pool: &PoolKey) -> String {
+pub(crate) fn cluster_name(pool: &PoolKey) -> String {
     format!("{CLUSTER_PREFIX}{}/{}", pool.namespace, pool.name)
 }
 
 /// The encoded picker filter of `pool`: disabled until a route enables it.
-pub fn http_filter(pool: &Pool, config: &InferenceConfig) -> Vec<u8> {
+pub(crate) fn http_filter(pool: &Pool, config: &InferenceConfig) -> Vec<u8> {
     use processing_mode::{BodySendMode, HeaderSendMode};
     let body = match pool.body_mode {
         BodyMode::FullDuplexStreamed => BodySendMode::FullDuplexStreamed,
@@ -112,7 +112,7 @@ pub fn http_filter(pool: &Pool, config: &InferenceConfig) -> Vec<u8> {
 }
 
 /// The encoded picker cluster of `pool`.
-pub fn cluster(pool: &Pool, config: &InferenceConfig) -> Vec<u8> {
+pub(crate) fn cluster(pool: &Pool, config: &InferenceConfig) -> Vec<u8> {
     use http_protocol_options::{UpstreamProtocolOptions, explicit_http_config::ProtocolConfig};
     let name = cluster_name(&pool.key);
     let host = pool.picker.host(&pool.key.namespace);

@@ -27,7 +27,7 @@ use crate::wire::{self, WireError};
 use crate::xds::MetadataView;
 
 /// The `filter_metadata` namespace of the pool record.
-pub const NAMESPACE: &str = "xds-hook.inference";
+pub(crate) const NAMESPACE: &str = "xds-hook.inference";
 const POOL_NAMESPACE: &str = "pool_namespace";
 const POOL_NAME: &str = "pool_name";
 const ENDPOINT_PICKER: &str = "endpoint_picker";
@@ -41,7 +41,11 @@ const BODY_MODE: &str = "body_mode";
 pub struct InvalidRecord(pub String);
 
 /// Records `pool` in the `Metadata` field `field` of `message`; `None` when it already is.
-pub fn record(message: &[u8], field: u32, pool: &Pool) -> Result<Option<Vec<u8>>, WireError> {
+pub(crate) fn record(
+    message: &[u8],
+    field: u32,
+    pool: &Pool,
+) -> Result<Option<Vec<u8>>, WireError> {
     let port = pool.picker.port.to_string();
     let values = [
         (POOL_NAMESPACE, pool.key.namespace.as_str()),
@@ -59,7 +63,7 @@ pub fn record(message: &[u8], field: u32, pool: &Pool) -> Result<Option<Vec<u8>>
 }
 
 /// The pool recorded in the `Metadata` field `field` of `message`, if any.
-pub fn read_field(message: &[u8], field: u32) -> Result<Option<Pool>, InvalidRecord> {
+pub(crate) fn read_field(message: &[u8], field: u32) -> Result<Option<Pool>, InvalidRecord> {
     // Split records of a message field merge; reading their concatenation reads the merge.
     let mut merged = Vec::new();
     for record in wire::len_payloads(message, field) {
@@ -70,7 +74,7 @@ pub fn read_field(message: &[u8], field: u32) -> Result<Option<Pool>, InvalidRec
 }
 
 /// The pool recorded in an encoded `Metadata`, if any.
-pub fn read(metadata: &[u8]) -> Result<Option<Pool>, InvalidRecord> {
+pub(crate) fn read(metadata: &[u8]) -> Result<Option<Pool>, InvalidRecord> {
     let view =
         MetadataView::decode(metadata).map_err(|e| InvalidRecord(format!("not metadata: {e}")))?;
     let Some(fields) = view.filter_metadata.get(NAMESPACE).map(|s| &s.fields) else {

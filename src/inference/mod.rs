@@ -6,30 +6,30 @@
 //! builds an EDS cluster without endpoints for the rule, and hands the pool object to the
 //! extension with the rule's route and cluster. Then:
 //!
-//! - `PostClusterModify` ([`cluster`]) makes that cluster `ORIGINAL_DST` on the picker's
+//! - `PostClusterModify` (`cluster`) makes that cluster `ORIGINAL_DST` on the picker's
 //!   `x-gateway-destination-endpoint` header, and records the pool in its metadata;
-//! - `PostRouteModify` ([`route`]) records the pool in the route's metadata ([`metadata`]);
-//! - `PostTranslateModify` ([`select`], [`apply`]) finds pool routes by that record, adds one
+//! - `PostRouteModify` (`route`) records the pool in the route's metadata (`metadata`);
+//! - `PostTranslateModify` (`select`, `apply`) finds pool routes by that record, adds one
 //!   picker filter per pool to every HCM serving them, disabled and enabled on the pool's
-//!   routes only, and one picker cluster per pool ([`epp`]).
+//!   routes only, and one picker cluster per pool (`epp`).
 //!
-//! Pools are recognised by the objects EG passes ([`context`], [`pool`]) and by the records
+//! Pools are recognised by the objects EG passes (`context`, [`pool`]) and by the records
 //! the hook wrote, never by a resource's name. Clusters and routes without a pool come back
 //! byte for byte. A pool the hook cannot serve is refused with the field at fault
 //! ([`Refusal`], `INVALID_ARGUMENT`), so EG keeps its last good configuration and logs why.
 //! [`flow`] runs the three hooks in EG's order, for tests and for reasoning about them.
 
-pub mod apply;
-pub mod cluster;
-pub mod context;
-pub mod epp;
+pub(crate) mod apply;
+pub(crate) mod cluster;
+pub(crate) mod context;
+pub(crate) mod epp;
 pub mod extensions;
 pub mod flow;
-pub mod metadata;
+pub(crate) mod metadata;
 pub mod pool;
 pub mod report;
-pub mod route;
-pub mod select;
+pub(crate) mod route;
+pub(crate) mod select;
 
 use std::fmt;
 

@@ -26,7 +26,7 @@ const EXPLICIT_HOST_REWRITES: [u32; 4] = [6, 29, 35, 44];
 
 /// The route with `pool` recorded; `Ok(None)` when it has no forwarding action. A route
 /// already recorded comes back byte for byte.
-pub fn record_pool(route: &[u8], pool: &Pool) -> Result<Option<Vec<u8>>, WireError> {
+pub(crate) fn record_pool(route: &[u8], pool: &Pool) -> Result<Option<Vec<u8>>, WireError> {
     let Some(action) = wire::single_len(route, ROUTE_ACTION)? else {
         return Ok(None);
     };

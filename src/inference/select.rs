@@ -23,7 +23,7 @@ use crate::xds::ClusterView;
 
 /// Every decision about pools for one request.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// The pools with at least one route to enable, by identity.
     pub pools: BTreeMap<PoolKey, Pool>,
     /// Every route with a pool record, in request order.
@@ -128,7 +128,7 @@ pub struct ChainNeed {
 
 /// A route whose metadata mentions the pool record's namespace, and what the record says.
 #[derive(Debug)]
-pub struct Found {
+pub(crate) struct Found {
     route_config: usize,
     virtual_host: usize,
     route: usize,
@@ -137,7 +137,7 @@ pub struct Found {
 
 /// The byte search that decides which routes are read; built once per hook.
 #[derive(Debug, Clone)]
-pub struct RecordFinder(Finder<'static>);
+pub(crate) struct RecordFinder(Finder<'static>);
 
 impl Default for RecordFinder {
     fn default() -> Self {
@@ -148,7 +148,7 @@ impl Default for RecordFinder {
 impl RecordFinder {
     /// Every route with a pool record (or one that cannot be read), in request order.
     /// ([`Index::routes_mentioning`]).
-    pub fn find(&self, index: &Index) -> Vec<Found> {
+    pub(crate) fn find(&self, index: &Index) -> Vec<Found> {
         index
             .routes_mentioning(&self.0)
             .map(|((route_config, virtual_host, route), metadata)| Found {
@@ -162,7 +162,7 @@ impl RecordFinder {
 }
 
 /// Decides what happens to every route found, and which HCMs need which filters.
-pub fn plan(found: Vec<Found>, index: &Index, clusters: &[Bytes]) -> Plan {
+pub(crate) fn plan(found: Vec<Found>, index: &Index, clusters: &[Bytes]) -> Plan {
     let mut plan = Plan::default();
     for Found {
         route_config,

@@ -34,7 +34,7 @@ pub enum ProcessorCluster {
 /// Ensures `clusters` contains the processor cluster. `known` is where the index found a
 /// cluster of that name (`ClusterNames::position`), so that a fleet's clusters are not
 /// scanned again.
-pub fn ensure_processor(
+pub(crate) fn ensure_processor(
     clusters: &mut Vec<Bytes>,
     known: Option<usize>,
     name: &str,
@@ -59,13 +59,13 @@ pub fn ensure_processor(
 }
 
 /// The raw name of an encoded cluster (its first field-1 record).
-pub fn cluster_name(cluster: &[u8]) -> Option<&[u8]> {
+pub(crate) fn cluster_name(cluster: &[u8]) -> Option<&[u8]> {
     wire::first_len(cluster, ClusterView::NAME)
 }
 
 /// Adds the upstream processor filters to an AI backend cluster and tells each of its hosts
 /// which backend it is. Returns `None` when the cluster already is as planned.
-pub fn patch_upstream(
+pub(crate) fn patch_upstream(
     cluster: &[u8],
     patch: &UpstreamPatch,
     upstream: &UpstreamArtifacts,

@@ -16,7 +16,11 @@ use crate::xds::{HcmView, SchemeHeaderTransformationView};
 /// `match_upstream` goes into the last `scheme_header_transformation` record: protobuf merges
 /// split records and the last value of a scalar wins, so writing it into an earlier one could be
 /// overridden by a later `match_upstream: false`.
-pub fn patch(hcm: &[u8], insertion: &Insertion, http_filter: &[u8]) -> Result<Vec<u8>, WireError> {
+pub(crate) fn patch(
+    hcm: &[u8],
+    insertion: &Insertion,
+    http_filter: &[u8],
+) -> Result<Vec<u8>, WireError> {
     let mut out = Vec::with_capacity(hcm.len() + http_filter.len() + 8);
     let mut filters_seen = 0;
     let mut inserted = false;

@@ -11,7 +11,7 @@ use crate::xds::{AnyView, FilterChainView, ListenerView, NetworkFilterView};
 
 /// One chain to patch: where it is, which of its filters is the HCM, and how.
 #[derive(Debug, Clone)]
-pub struct ChainPatch {
+pub(crate) struct ChainPatch {
     /// The chain.
     pub locator: ChainLocator,
     /// Index of the HCM in the chain's `filters`.
@@ -22,7 +22,7 @@ pub struct ChainPatch {
 
 /// Result of patching one listener.
 #[derive(Debug, Default)]
-pub struct ListenerPatch {
+pub(crate) struct ListenerPatch {
     /// The new listener bytes, when at least one chain was patched.
     pub bytes: Option<Vec<u8>>,
     /// Chains that could not be patched, and why.
@@ -30,7 +30,11 @@ pub struct ListenerPatch {
 }
 
 /// Applies `patches` to an encoded listener.
-pub fn patch(listener_bytes: &[u8], patches: &[ChainPatch], http_filter: &[u8]) -> ListenerPatch {
+pub(crate) fn patch(
+    listener_bytes: &[u8],
+    patches: &[ChainPatch],
+    http_filter: &[u8],
+) -> ListenerPatch {
     let mut failed = Vec::new();
     let rebuilt =
         wire::splice_len_fields::<WireError>(listener_bytes, |number, occurrence, chain| {

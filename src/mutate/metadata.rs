@@ -14,7 +14,7 @@ use crate::xds::{MetadataView, map_entry};
 
 /// String values to set under one `filter_metadata` namespace.
 #[derive(Debug, Clone, Copy)]
-pub struct Entries<'a> {
+pub(crate) struct Entries<'a> {
     /// The `filter_metadata` key.
     pub namespace: &'a str,
     /// Key/value pairs to set in that struct.
@@ -23,7 +23,7 @@ pub struct Entries<'a> {
 
 /// Sets `entries` in the `Metadata` field `field` of `message`, adding the field when absent.
 /// Returns `None` when every value is already set.
-pub fn set_in(
+pub(crate) fn set_in(
     message: &[u8],
     field: u32,
     entries: Entries<'_>,
@@ -34,7 +34,7 @@ pub fn set_in(
 
 /// [`set_in`], left as a splice of `message` for a caller that edits it further or nests it in
 /// an outer edit.
-pub fn splice_in<'a>(
+pub(crate) fn splice_in<'a>(
     message: &'a [u8],
     field: u32,
     entries: Entries<'_>,

@@ -5,11 +5,11 @@
 //! resources it does change. The pieces the hook adds (the filter, the per-route config, the
 //! processor cluster) are built once from the configuration, as [`Artifacts`], and copied in.
 
-pub mod cluster;
-pub mod hcm;
-pub mod listener;
-pub mod metadata;
-pub mod route;
+pub(crate) mod cluster;
+pub(crate) mod hcm;
+pub(crate) mod listener;
+pub(crate) mod metadata;
+pub(crate) mod route;
 
 use std::collections::HashMap;
 
@@ -47,22 +47,22 @@ use crate::wire;
 use crate::xds::names;
 
 /// Route metadata namespace the AI Gateway's processor reads the route name from.
-pub const ROUTE_METADATA_NAMESPACE: &str = "aigateway.envoy.io";
+pub(crate) const ROUTE_METADATA_NAMESPACE: &str = "aigateway.envoy.io";
 /// Key of the route name in [`ROUTE_METADATA_NAMESPACE`].
-pub const ROUTE_NAME_KEY: &str = "aigw_route_name";
+pub(crate) const ROUTE_NAME_KEY: &str = "aigw_route_name";
 /// Key of a host's backend name in [`ROUTE_METADATA_NAMESPACE`].
-pub const BACKEND_NAME_KEY: &str = "per_route_rule_backend_name";
+pub(crate) const BACKEND_NAME_KEY: &str = "per_route_rule_backend_name";
 /// Key of a host's DNS name in [`ROUTE_METADATA_NAMESPACE`].
-pub const UPSTREAM_HOST_KEY: &str = "upstream_host";
+pub(crate) const UPSTREAM_HOST_KEY: &str = "upstream_host";
 /// Name of the upstream filter that restores `content-length` after the processor rewrote
 /// the body.
-pub const HEADER_MUTATION_FILTER: &str = "envoy.filters.http.header_mutation";
+pub(crate) const HEADER_MUTATION_FILTER: &str = "envoy.filters.http.header_mutation";
 /// Name of the upstream codec filter the hook adds when a cluster has no upstream filters.
-pub const UPSTREAM_CODEC_FILTER: &str = "envoy.filters.http.upstream_codec";
+pub(crate) const UPSTREAM_CODEC_FILTER: &str = "envoy.filters.http.upstream_codec";
 /// Timeout of the upstream processor's gRPC calls.
 const UPSTREAM_GRPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Key of the upstream HTTP protocol options in a cluster's extension protocol options.
-pub use crate::xds::names::HTTP_PROTOCOL_OPTIONS_KEY;
+pub(crate) use crate::xds::names::HTTP_PROTOCOL_OPTIONS_KEY;
 /// Per-connection buffer of the processor cluster: bodies are buffered to the processor.
 const PROCESSOR_BUFFER_LIMIT_BYTES: u32 = 50 << 20;
 

@@ -26,7 +26,7 @@ use super::{Artifacts, ROUTE_METADATA_NAMESPACE, ROUTE_NAME_KEY};
 /// level, so the result is written once, at its exact size. When the index read `entry` off
 /// the wire it knows where each record is, and only the selected routes are visited; a
 /// configuration the index had to decode is walked record by record instead.
-pub fn patch(
+pub(crate) fn patch(
     route_config: &[u8],
     entry: &RouteConfigEntry,
     decision: &RouteConfigDecision,
@@ -200,6 +200,7 @@ mod tests {
             &artifacts.filter_name,
             &placement,
             &index,
+            &select::Unscoped,
         );
         let mut patched = 0;
         let configs = request.routes.iter().zip(&index.route_configs);

@@ -24,7 +24,7 @@ use crate::wire::WireError;
 use crate::xds::{MetadataView, RouteView};
 
 /// Route metadata namespace of the record: the API group.
-pub const METADATA_NAMESPACE: &str = GROUP;
+pub(crate) const METADATA_NAMESPACE: &str = GROUP;
 /// Key of the deciding policy, `namespace/name`.
 const POLICY_KEY: &str = "policy";
 /// Key of the choice: `All` (in) or `None` (out), as the policy's `spec.routes` says.
@@ -87,10 +87,10 @@ impl RouteChoice {
 
 /// The choices recorded on the routes of a request, by (route configuration, virtual host,
 /// route) position in the index; most requests have none.
-pub type RouteChoices = BTreeMap<(usize, usize, usize), RouteChoice>;
+pub(crate) type RouteChoices = BTreeMap<(usize, usize, usize), RouteChoice>;
 
 /// Finds every recorded choice ([`Index::routes_mentioning`]).
-pub fn route_choices(index: &Index) -> RouteChoices {
+pub(crate) fn route_choices(index: &Index) -> RouteChoices {
     let needle = Finder::new(METADATA_NAMESPACE);
     index
         .routes_mentioning(&needle)

@@ -18,7 +18,7 @@ use crate::select::{ChainDecision, Decisions, Gate, RouteConfigDecision, RouteDe
 
 /// What one processor's pass decided and did.
 #[derive(Debug, Default)]
-pub struct Pass {
+pub(crate) struct Pass {
     /// Its decisions.
     pub decisions: Decisions,
     /// Its chains whose decided patch could not be made.
@@ -33,7 +33,7 @@ pub struct Pass {
 
 impl Pass {
     /// The report of a request without policies: its one pass, as the hook always ran.
-    pub fn into_report(
+    pub(crate) fn into_report(
         self,
         index: Index,
         resources_in: [usize; 4],
@@ -55,7 +55,7 @@ impl Pass {
 
 /// The report of a request that ran one pass per processor of `plan`. `index` is the
 /// request's own (the first pass's); `default` the configuration's artefacts.
-pub fn report(
+pub(crate) fn report(
     index: Index,
     plan: Plan,
     mut passes: Vec<Pass>,

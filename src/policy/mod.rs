@@ -8,30 +8,30 @@
 //! targets (`PostRouteModify`, EG v1.9+). Nothing here watches or resolves anything: it reads
 //! what EG delivers, honours a policy only where EG's status says it is accepted, and decides.
 //!
-//! - [`object`], [`spec`], [`status`]: a delivered object, read in layers (envelope, status,
-//!   spec) so that a wrong spec still has a name and targets; typed errors ([`error`]).
-//! - [`resolve`]: which policy decides each virtual host (listener over Gateway over the
+//! - `object`, [`spec`], `status`: a delivered object, read in layers (envelope, status,
+//!   spec) so that a wrong spec still has a name and targets; typed errors (`error`).
+//! - `resolve`: which policy decides each virtual host (listener over Gateway over the
 //!   configuration file), the processors, and a [`resolve::Plan`] that selection runs once per
 //!   processor with; [`verdict`]: what became of every policy.
-//! - [`processor`]: a policy's own filter and cluster, named after it.
-//! - [`route`] and [`choice`]: route-level opt-in and opt-out, recorded on the route by
+//! - `processor`: a policy's own filter and cluster, named after it.
+//! - `route` and `choice`: route-level opt-in and opt-out, recorded on the route by
 //!   `PostRouteModify` and read back by selection.
-//! - [`merge`]: the passes folded into one report; [`report`]: what `explain` shows of it.
+//! - `merge`: the passes folded into one report; `report`: what `explain` shows of it.
 //!
 //! A request without policies decodes nothing here: its context is absent or empty, and the
 //! hook runs exactly as it does without this module (a byte search for route choices aside).
 
-pub mod choice;
-pub mod error;
+pub(crate) mod choice;
+pub(crate) mod error;
 pub mod fixture;
-pub mod merge;
-pub mod object;
-pub mod processor;
-pub mod report;
-pub mod resolve;
-pub mod route;
+pub(crate) mod merge;
+pub(crate) mod object;
+pub(crate) mod processor;
+pub(crate) mod report;
+pub(crate) mod resolve;
+pub(crate) mod route;
 pub mod spec;
-pub mod status;
+pub(crate) mod status;
 pub mod verdict;
 
 use std::fmt;
@@ -47,7 +47,7 @@ pub use processor::Source;
 pub use resolve::Plan;
 pub use status::Target;
 
-/// The API group of ProcessorPolicy (also the route metadata namespace of [`choice`]).
+/// The API group of ProcessorPolicy (also the route metadata namespace of `choice`).
 pub const GROUP: &str = "policy.xds-hook.dev";
 /// The served version.
 pub const VERSION: &str = "v1alpha1";

@@ -72,13 +72,13 @@ pub struct Processor {
 /// reported instead of a panic).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("building the processor's {what}: {error}")]
-pub struct BuildError {
+pub(crate) struct BuildError {
     what: &'static str,
     error: String,
 }
 
 /// The filter and cluster names of a policy's own processor.
-pub fn names(config: &ExtProcConfig, id: &PolicyId) -> (String, String) {
+pub(crate) fn names(config: &ExtProcConfig, id: &PolicyId) -> (String, String) {
     let PolicyId { namespace, name } = id;
     (
         format!("{}/{namespace}/{name}", config.filter_name),
@@ -87,7 +87,11 @@ pub fn names(config: &ExtProcConfig, id: &PolicyId) -> (String, String) {
 }
 
 /// The artefacts of a policy's own processor: the configuration's, with its settings.
-pub fn build(config: &ExtProcConfig, id: &PolicyId, spec: &Spec) -> Result<Artifacts, BuildError> {
+pub(crate) fn build(
+    config: &ExtProcConfig,
+    id: &PolicyId,
+    spec: &Spec,
+) -> Result<Artifacts, BuildError> {
     let mut ext_proc = config.clone();
     (ext_proc.filter_name, ext_proc.cluster_name) = names(config, id);
     if let Some(timeout) = spec.message_timeout {

@@ -22,7 +22,7 @@ use crate::xds::RouteView;
 
 /// The route with the choice of `policies` (a decoded context's `extension_policies`)
 /// recorded on it; as it came when none takes a side or the record cannot be written.
-pub fn record(route: Option<Bytes>, policies: &[ExtensionResource]) -> Option<Bytes> {
+pub(crate) fn record(route: Option<Bytes>, policies: &[ExtensionResource]) -> Option<Bytes> {
     let Some(bytes) = route.as_ref().filter(|_| !policies.is_empty()) else {
         return route;
     };
@@ -42,7 +42,7 @@ pub fn record(route: Option<Bytes>, policies: &[ExtensionResource]) -> Option<By
 }
 
 /// The choice the route's policies make, if one takes a side.
-pub fn decide(policies: &[ExtensionResource], route: &str) -> Option<RouteChoice> {
+pub(crate) fn decide(policies: &[ExtensionResource], route: &str) -> Option<RouteChoice> {
     for (i, resource) in policies.iter().enumerate() {
         let policy = match Delivered::read(&resource.unstructured_bytes) {
             Delivered::Policy(policy) => policy,

@@ -14,7 +14,7 @@ use std::fmt;
 use serde::Deserialize;
 
 /// The Gateway API group of the Gateways EG names as ancestors.
-pub const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
+pub(crate) const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 
 /// A Gateway, by namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -22,9 +22,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::index::{ChainLocator, Index};
+/// What a report holds, nameable by its readers: the index the call was decided on
+/// ([`Report::index`]) and the decisions ([`Report::decisions`]). The stages' modules are
+/// private; these are their types a report shows.
+pub use crate::index::{ChainKind, ChainLocator, Index, Ownership};
 use crate::mutate::cluster::ProcessorCluster;
-use crate::select::{ChainDecision, ChainSkip, Decisions};
+pub use crate::select::{ChainDecision, ChainSkip, Decisions, RouteDecision};
 pub use lines::{ChainLine, OwnerRef, RouteLine, chain_place, chain_verdict, route_verdict};
 pub use text::explain_sections;
 pub use upstream::{

@@ -31,7 +31,7 @@ use std::fmt;
 use crate::index::InvalidField;
 
 /// The route annotation (as EG forwards it) listing every backendRef and its priority.
-pub const PRIORITY_ANNOTATION: &str = "backend-ref-priority";
+pub(crate) const PRIORITY_ANNOTATION: &str = "backend-ref-priority";
 
 /// What the AI Gateway's controller wrote on the HTTPRoute of a selected route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub struct Generated {
 
 /// One backendRef of a rule, as the controller lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefEntry {
+pub(crate) struct RefEntry {
     /// The AIServiceBackend (or InferencePool) name.
     pub backend: String,
     /// Its priority; 0 both when unset and when set to 0.
@@ -111,7 +111,7 @@ pub enum Unnamed {
 }
 
 /// The backend name the processor's table holds.
-pub fn processor_name(
+pub(crate) fn processor_name(
     namespace: &str,
     backend: &str,
     route: &str,
@@ -123,7 +123,7 @@ pub fn processor_name(
 
 /// The rule index in one of EG's names for a route, cluster or locality of the HTTPRoute
 /// `namespace/name`: `httproute/<namespace>/<name>/rule/<i>[/…]`.
-pub fn rule_in_name(eg_name: &str, namespace: &str, name: &str) -> Option<usize> {
+pub(crate) fn rule_in_name(eg_name: &str, namespace: &str, name: &str) -> Option<usize> {
     let rest = eg_name
         .strip_prefix("httproute/")?
         .strip_prefix(namespace)?
@@ -136,7 +136,12 @@ pub fn rule_in_name(eg_name: &str, namespace: &str, name: &str) -> Option<usize>
 
 /// The backendRef index in EG's name for one rule's backendRef:
 /// `httproute/<namespace>/<name>/rule/<rule>/backend/<j>`.
-pub fn ref_in_name(eg_name: &str, namespace: &str, name: &str, rule: usize) -> Option<usize> {
+pub(crate) fn ref_in_name(
+    eg_name: &str,
+    namespace: &str,
+    name: &str,
+    rule: usize,
+) -> Option<usize> {
     if rule_in_name(eg_name, namespace, name) != Some(rule) {
         return None;
     }
@@ -146,7 +151,7 @@ pub fn ref_in_name(eg_name: &str, namespace: &str, name: &str, rule: usize) -> O
 }
 
 /// The entries of `rule` in a `backend-ref-priority` value, in spec order.
-pub fn refs_of_rule(priorities: &str, rule: usize) -> Result<Vec<RefEntry>, Unnamed> {
+pub(crate) fn refs_of_rule(priorities: &str, rule: usize) -> Result<Vec<RefEntry>, Unnamed> {
     let mut refs = Vec::new();
     for (n, entry) in priorities
         .split(',')

@@ -68,7 +68,7 @@ impl fmt::Display for ClusterSkip {
 }
 
 /// Decides one targeted cluster from what it contains.
-pub fn decide_cluster(
+pub(crate) fn decide_cluster(
     entry: &Result<ClusterEntry, InvalidField>,
     backend_ref: &BackendRef,
     filter_name: &str,

@@ -34,7 +34,7 @@ pub struct GroupNames {
 
 /// What the hosts of the cluster `cluster_name` with `endpoints` are told, for the HTTPRoute
 /// rule `backend_ref` whose routes reach it.
-pub fn host_names(
+pub(crate) fn host_names(
     cluster_name: &str,
     endpoints: &Endpoints,
     backend_ref: &BackendRef,

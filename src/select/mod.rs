@@ -7,13 +7,13 @@
 //! has one. Mutators only carry decisions out, and the report only renders them, so `explain`
 //! and the logs can never disagree with what was done.
 
-pub mod backend_name;
-pub mod cluster;
-pub mod hosts;
-pub mod order;
-pub mod reason;
-pub mod scope;
-pub mod upstream;
+pub(crate) mod backend_name;
+pub(crate) mod cluster;
+pub(crate) mod hosts;
+pub(crate) mod order;
+pub(crate) mod reason;
+pub(crate) mod scope;
+pub(crate) mod upstream;
 
 use std::fmt;
 
@@ -25,9 +25,9 @@ use crate::index::{
     RouteEntry, Unusable, VirtualHostEntry,
 };
 use crate::xds::names;
-pub use order::{Anchor, Conflict, Placement, Policy, Rule};
-pub use reason::SkipReason;
-pub use scope::{Excluded, Gate, Scope, Unscoped};
+pub(crate) use order::{Placement, Policy, Rule};
+pub(crate) use reason::SkipReason;
+pub(crate) use scope::{Excluded, Gate, Scope, Unscoped};
 
 /// Every decision for one request; vectors run parallel to the index's.
 #[derive(Debug, Default)]
@@ -197,22 +197,13 @@ impl fmt::Display for NotSelected {
     }
 }
 
-/// Decides everything for one request; `placement` places the processor in patched HCMs.
-pub fn decide(
-    config: &SelectionConfig,
-    filter_name: &str,
-    placement: &Policy,
-    index: &Index,
-) -> Decisions {
-    decide_scoped(config, filter_name, placement, index, &Unscoped)
-}
-
-/// [`decide`], with `scope` saying who decides each virtual host and which routes carry a
-/// choice of their own (one processor's pass when ProcessorPolicies apply).
+/// Decides everything for one request: `placement` places the processor in patched HCMs, and
+/// `scope` says who decides each virtual host and which routes carry a choice of their own
+/// (one processor's pass when ProcessorPolicies apply).
 ///
 /// Generic over the scope so that the usual request, without policies ([`Unscoped`]), pays no
 /// call per virtual host and route for gates that are constants.
-pub fn decide_scoped<S: Scope + ?Sized>(
+pub(crate) fn decide<S: Scope + ?Sized>(
     config: &SelectionConfig,
     filter_name: &str,
     placement: &Policy,

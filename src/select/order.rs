@@ -24,7 +24,7 @@ use crate::xds::names;
 
 /// Which side of the processor a listed filter type goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+pub(crate) enum Side {
     /// The processor goes after filters of this type (`placement.after`).
     After,
     /// The processor goes before filters of this type (`placement.before`).
@@ -42,7 +42,7 @@ impl Side {
 
 /// The placement lists, ready for matching.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// Every listed type with its side, longest first, so that a filter takes the most
     /// specific type its name starts with.
     types: Vec<(Arc<str>, Side)>,
@@ -56,7 +56,7 @@ impl Default for Policy {
 
 impl Policy {
     /// Builds the policy for validated lists.
-    pub fn new(config: &PlacementConfig) -> Self {
+    pub(crate) fn new(config: &PlacementConfig) -> Self {
         let after = config.after.iter().map(|t| (t, Side::After));
         let before = config.before.iter().map(|t| (t, Side::Before));
         let mut types: Vec<(Arc<str>, Side)> = after
@@ -68,7 +68,7 @@ impl Policy {
     }
 
     /// The listed type of a filter, with its side; `None` when its type is not listed.
-    pub fn recognise(&self, filter: &HttpFilterEntry) -> Option<&(Arc<str>, Side)> {
+    pub(crate) fn recognise(&self, filter: &HttpFilterEntry) -> Option<&(Arc<str>, Side)> {
         if let Some(rest) = filter.name.strip_prefix(names::HTTP_FILTER_PREFIX)
             && let Some(listed) = self.types.iter().find(|(t, _)| rest.starts_with(&**t))
         {
@@ -81,7 +81,7 @@ impl Policy {
     }
 
     /// Computes where the processor goes among `filters`.
-    pub fn placement(&self, filters: &[HttpFilterEntry]) -> Placement {
+    pub(crate) fn placement(&self, filters: &[HttpFilterEntry]) -> Placement {
         let (mut last_after, mut first_before, mut router) = (None, None, None);
         for (i, filter) in filters.iter().enumerate() {
             match self.recognise(filter) {

@@ -28,7 +28,7 @@ pub enum Gate {
 }
 
 /// Answers [`Gate`]s and route choices by position in the index.
-pub trait Scope {
+pub(crate) trait Scope {
     /// The gate of virtual host `virtual_host` of route configuration `route_config`.
     fn gate(&self, route_config: usize, virtual_host: usize) -> Gate;
     /// The choice recorded on a route, if any.
@@ -42,7 +42,7 @@ pub trait Scope {
 
 /// The configuration decides everything; no route has a choice.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Unscoped;
+pub(crate) struct Unscoped;
 
 impl Scope for Unscoped {
     fn gate(&self, _: usize, _: usize) -> Gate {

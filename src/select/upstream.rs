@@ -112,7 +112,7 @@ impl fmt::Display for UnresolvedReason {
 
 /// The AI backend clusters of one request, before their contents are read.
 #[derive(Debug, Default)]
-pub struct Targeted {
+pub(crate) struct Targeted {
     /// Per cluster position: the first selected route to reach it, then every other HTTPRoute
     /// rule that does too.
     pub clusters: BTreeMap<usize, (BackendRef, Vec<BackendRef>)>,
@@ -126,7 +126,11 @@ pub struct Targeted {
 /// Rules are numbered only for the HTTPRoutes that have a selected route, in one walk over the
 /// routes in request order: a rule's number is fixed when its first route appears, which is
 /// never after a selected route of that rule, so every route can be numbered as it is reached.
-pub fn targeted(index: &Index, decisions: &Decisions, usable: impl Fn(usize) -> bool) -> Targeted {
+pub(crate) fn targeted(
+    index: &Index,
+    decisions: &Decisions,
+    usable: impl Fn(usize) -> bool,
+) -> Targeted {
     let mut rules = RuleNumbers::for_selected(index, decisions);
     let mut out = Targeted::default();
     // Only routes whose HTTPRoute annotation is on can belong to an HTTPRoute with a selected

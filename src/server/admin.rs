@@ -22,13 +22,13 @@ use super::metrics::Metrics;
 
 /// What the endpoint reports.
 #[derive(Debug, Clone)]
-pub struct Admin {
+pub(crate) struct Admin {
     health: Health,
     metrics: Arc<Metrics>,
 }
 
 /// Binds the admin address (before anything serves, so a busy port fails startup).
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind {
@@ -39,12 +39,12 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
 
 impl Admin {
     /// An endpoint reporting `health` and `metrics`.
-    pub fn new(health: Health, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(health: Health, metrics: Arc<Metrics>) -> Self {
         Self { health, metrics }
     }
 
     /// Serves until the task is aborted.
-    pub async fn serve(self, listener: TcpListener) {
+    pub(crate) async fn serve(self, listener: TcpListener) {
         loop {
             let (stream, _) = match listener.accept().await {
                 Ok(accepted) => accepted,

@@ -20,19 +20,19 @@ use super::ServeError;
 use super::service::ExtensionService;
 
 /// The extension service's gRPC name, as health checks and reflection know it.
-pub const EXTENSION_SERVICE: &str =
+pub(crate) const EXTENSION_SERVICE: &str =
     <EnvoyGatewayExtensionServer<ExtensionService> as NamedService>::NAME;
 
 /// The server's health: gRPC statuses and the admin endpoint's readiness, changed together.
 #[derive(Debug, Clone)]
-pub struct Health {
+pub(crate) struct Health {
     reporter: HealthReporter,
     ready: Arc<AtomicBool>,
 }
 
 impl Health {
     /// A NOT_SERVING health service and its handle.
-    pub async fn new() -> (
+    pub(crate) async fn new() -> (
         Self,
         tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
     ) {
@@ -46,19 +46,19 @@ impl Health {
     }
 
     /// Whether the server takes calls (for `/readyz`).
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
     /// Marks the server SERVING: configuration loaded, listeners bound.
-    pub async fn serving(&self) {
+    pub(crate) async fn serving(&self) {
         self.set(ServingStatus::Serving).await;
     }
 
     /// Marks the server NOT_SERVING, then ends `Watch` streams (they would otherwise hold
     /// connections open through the whole shutdown grace period); `Check` answers NOT_FOUND
     /// from then on, which probes treat as unhealthy too.
-    pub async fn shutting_down(&mut self) {
+    pub(crate) async fn shutting_down(&mut self) {
         self.set(ServingStatus::NotServing).await;
         for service in ["", EXTENSION_SERVICE] {
             self.reporter.clear_service_status(service).await;
@@ -75,7 +75,7 @@ impl Health {
 }
 
 /// The v1 reflection service for the extension contract and health.
-pub fn reflection() -> Result<
+pub(crate) fn reflection() -> Result<
     tonic_reflection::server::v1::ServerReflectionServer<
         impl tonic_reflection::server::v1::ServerReflection,
     >,

@@ -27,14 +27,14 @@ use super::metrics::{MethodLabels, Metrics};
 
 /// Wraps the gRPC services; see the module docs.
 #[derive(Debug, Clone)]
-pub struct CallLayer {
+pub(crate) struct CallLayer {
     metrics: Arc<Metrics>,
     limits: Arc<Limits>,
 }
 
 impl CallLayer {
     /// A layer recording into `metrics` and enforcing `limits`.
-    pub fn new(metrics: Arc<Metrics>, limits: Arc<Limits>) -> Self {
+    pub(crate) fn new(metrics: Arc<Metrics>, limits: Arc<Limits>) -> Self {
         Self { metrics, limits }
     }
 }
@@ -52,7 +52,7 @@ impl<S> Layer<S> for CallLayer {
 
 /// The service [`CallLayer`] produces.
 #[derive(Debug, Clone)]
-pub struct CallService<S> {
+pub(crate) struct CallService<S> {
     inner: S,
     layer: CallLayer,
 }
@@ -185,7 +185,7 @@ impl CallLayer {
 }
 
 /// How long a refused call's request body is read (and dropped) before the refusal is sent.
-pub const REFUSAL_DRAIN_LIMIT: Duration = Duration::from_secs(10);
+pub(crate) const REFUSAL_DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Reads and drops a refused call's request body, so that the refusal reaches the client as
 /// its status.
@@ -331,7 +331,7 @@ impl HttpBody for CountingBody {
 
 /// The response body: counts bytes, remaps the status in trailers, holds the call's permit
 /// (and its timer) until the response is sent, and records the call when dropped.
-pub struct ObservedBody {
+pub(crate) struct ObservedBody {
     inner: Body,
     /// The part of the last data frame not yet handed on (see [`RESPONSE_PIECE`]).
     rest: Bytes,
@@ -421,7 +421,7 @@ impl HttpBody for ObservedBody {
 /// of `server.maxCallTime`. In pieces, hyper asks for the next one only when the client has
 /// window for it, so an unread response stays here, with its slot, until the call timer ends
 /// it. Splitting `Bytes` copies nothing.
-pub const RESPONSE_PIECE: usize = 256 << 10;
+pub(crate) const RESPONSE_PIECE: usize = 256 << 10;
 
 fn next_piece(rest: &mut Bytes) -> Bytes {
     let take = rest.len().min(RESPONSE_PIECE);

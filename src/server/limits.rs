@@ -33,12 +33,12 @@ use tonic::{Code, Status};
 use crate::config::ServerConfig;
 
 /// The gRPC path of the one expensive method.
-pub const POST_TRANSLATE_MODIFY_PATH: &str =
+pub(crate) const POST_TRANSLATE_MODIFY_PATH: &str =
     "/envoygateway.extension.EnvoyGatewayExtension/PostTranslateModify";
 
 /// The server's limits and its overload queue.
 #[derive(Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     permits: Arc<Semaphore>,
     queued: AtomicUsize,
     gauges: QueueGauges,
@@ -61,13 +61,13 @@ pub struct QueueGauges {
 /// Held by one admitted `PostTranslateModify` call until its memory is released; cloned into
 /// the request extensions (for the hook task) and the response body.
 #[derive(Debug, Clone)]
-pub struct CallPermit {
+pub(crate) struct CallPermit {
     _held: Arc<OwnedSemaphorePermit>,
 }
 
 /// An admitted call: its permit, how long it waited, and when its time is up.
 #[derive(Debug)]
-pub struct Admission {
+pub(crate) struct Admission {
     /// The slot.
     pub permit: CallPermit,
     /// Time spent in the queue (zero when a slot was free).
@@ -80,7 +80,7 @@ pub struct Admission {
 /// (or, for a response already under way, ends the connection as) `UNAVAILABLE`, which EG
 /// retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// `server.maxQueuedCalls` calls were already waiting.
     QueueFull,
     /// The call waited `server.queueTimeout` without getting a slot.
@@ -91,7 +91,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// The metric label (`xds_hook_refusals_total{reason}`).
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Refusal::QueueFull => "queue_full",
             Refusal::QueueTimeout => "queue_timeout",
@@ -101,11 +101,11 @@ impl Refusal {
 }
 
 /// The metric label of the permanent refusal, a message over `server.maxMessageBytes`.
-pub const OVERSIZE_LABEL: &str = "max_message_bytes";
+pub(crate) const OVERSIZE_LABEL: &str = "max_message_bytes";
 
 impl Limits {
     /// The limits of `server`, keeping `gauges` current.
-    pub fn new(server: &ServerConfig, gauges: QueueGauges) -> Self {
+    pub(crate) fn new(server: &ServerConfig, gauges: QueueGauges) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(server.max_concurrent_calls)),
             queued: AtomicUsize::new(0),
@@ -119,18 +119,18 @@ impl Limits {
     }
 
     /// `server.maxCallTime`.
-    pub fn max_call_time(&self) -> Duration {
+    pub(crate) fn max_call_time(&self) -> Duration {
         self.max_call_time
     }
 
     /// Whether calls to `path` need a slot: only `PostTranslateModify` does; the other methods
     /// are cheap and never wait.
-    pub fn needs_slot(path: &str) -> bool {
+    pub(crate) fn needs_slot(path: &str) -> bool {
         path == POST_TRANSLATE_MODIFY_PATH
     }
 
     /// Admits a call: at once when a slot is free, else after waiting its turn in the queue.
-    pub async fn admit(&self) -> Result<Admission, Refusal> {
+    pub(crate) async fn admit(&self) -> Result<Admission, Refusal> {
         let started = Instant::now();
         if let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() {
             return Ok(self.admitted(permit, started));
@@ -184,7 +184,7 @@ impl Limits {
     }
 
     /// The status a refusal is answered with, naming the setting that caused it.
-    pub fn status(&self, refusal: Refusal) -> Status {
+    pub(crate) fn status(&self, refusal: Refusal) -> Status {
         let message = match refusal {
             Refusal::QueueFull => format!(
                 "all {} PostTranslateModify slots are busy and {} calls already wait \
@@ -206,7 +206,7 @@ impl Limits {
     /// Rewrites tonic's message-size `OUT_OF_RANGE` in a header or trailer map into
     /// `RESOURCE_EXHAUSTED` naming `server.maxMessageBytes`. Returns the status code the map
     /// carries afterwards, if it carries one.
-    pub fn remap(&self, map: &mut HeaderMap) -> Option<Code> {
+    pub(crate) fn remap(&self, map: &mut HeaderMap) -> Option<Code> {
         let status = Status::from_header_map(map)?;
         if status.code() != Code::OutOfRange || !status.message().contains("length too large") {
             return Some(status.code());

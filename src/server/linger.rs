@@ -28,17 +28,17 @@ use tokio::time::{Instant, Sleep};
 /// How long a client may stay silent after the server's FIN before the socket is closed
 /// anyway. A well-behaved HTTP/2 client closes as soon as it reads the FIN; any traffic (a
 /// client still reading a large response sends WINDOW_UPDATEs) starts this wait again.
-pub const LINGER_IDLE: Duration = Duration::from_secs(2);
+pub(crate) const LINGER_IDLE: Duration = Duration::from_secs(2);
 
 /// The longest a connection lingers in all, however much the client keeps sending.
-pub const LINGER_MAX: Duration = Duration::from_secs(30);
+pub(crate) const LINGER_MAX: Duration = Duration::from_secs(30);
 
 /// Reads per poll while discarding, so a client that floods cannot hold a worker thread.
 const READS_PER_POLL: usize = 16;
 
 /// An I/O object whose `poll_shutdown` is a lingering close (see the module docs).
 #[derive(Debug)]
-pub struct Lingering<T> {
+pub(crate) struct Lingering<T> {
     io: T,
     state: State,
     idle: Duration,
@@ -60,12 +60,12 @@ enum State {
 
 impl<T> Lingering<T> {
     /// Wraps `io` with the default bounds, [`LINGER_IDLE`] and [`LINGER_MAX`].
-    pub fn new(io: T) -> Self {
+    pub(crate) fn new(io: T) -> Self {
         Self::with_bounds(io, LINGER_IDLE, LINGER_MAX)
     }
 
     /// Wraps `io`: wait at most `idle` for the peer's next bytes or EOF, `max` in all.
-    pub fn with_bounds(io: T, idle: Duration, max: Duration) -> Self {
+    pub(crate) fn with_bounds(io: T, idle: Duration, max: Duration) -> Self {
         Self {
             io,
             state: State::Open,

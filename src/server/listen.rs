@@ -28,11 +28,11 @@ use super::tls::ReloadingTls;
 use crate::config::ListenAddr;
 
 /// How long a client may take to complete its TLS handshake.
-pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A bound listener.
 #[derive(Debug)]
-pub enum Bound {
+pub(crate) enum Bound {
     /// A TCP socket.
     Tcp(TcpListener),
     /// A Unix socket; its file is removed when the listener is dropped.
@@ -41,7 +41,7 @@ pub enum Bound {
 
 /// Removes a Unix socket file when dropped.
 #[derive(Debug)]
-pub struct SocketFile(PathBuf);
+pub(crate) struct SocketFile(PathBuf);
 
 impl Drop for SocketFile {
     fn drop(&mut self) {
@@ -51,7 +51,7 @@ impl Drop for SocketFile {
 
 impl Bound {
     /// The address, as configured (with the real port for `:0`).
-    pub fn addr(&self) -> ListenAddr {
+    pub(crate) fn addr(&self) -> ListenAddr {
         match self {
             Bound::Tcp(l) => l
                 .local_addr()
@@ -63,7 +63,7 @@ impl Bound {
 }
 
 /// Binds every address, failing on the first that cannot be bound.
-pub async fn bind_all(addrs: &[ListenAddr]) -> Result<Vec<Bound>, ServeError> {
+pub(crate) async fn bind_all(addrs: &[ListenAddr]) -> Result<Vec<Bound>, ServeError> {
     let mut bound = Vec::with_capacity(addrs.len());
     for addr in addrs {
         bound.push(bind(addr).await?);
@@ -114,7 +114,7 @@ fn remove_stale_socket(path: &Path) -> std::io::Result<()> {
 /// Which listener a connection came in on, from where, and how to end it. tonic puts a copy
 /// in every request's extensions.
 #[derive(Debug, Clone)]
-pub struct ConnInfo {
+pub(crate) struct ConnInfo {
     /// The listen address.
     pub listener: Arc<str>,
     /// The peer, for TCP.
@@ -131,7 +131,7 @@ pub struct ConnInfo {
 /// can reach, and closing the connection is the only way to release it. Clients see the
 /// connection end, which gRPC reports as `UNAVAILABLE` (retried by EG).
 #[derive(Debug, Clone, Default)]
-pub struct Abort(Arc<AbortState>);
+pub(crate) struct Abort(Arc<AbortState>);
 
 #[derive(Debug, Default)]
 struct AbortState {
@@ -141,7 +141,7 @@ struct AbortState {
 
 impl Abort {
     /// Ends the connection; its task is woken to notice.
-    pub fn abort(&self) {
+    pub(crate) fn abort(&self) {
         self.0
             .aborted
             .store(true, std::sync::atomic::Ordering::Release);
@@ -170,7 +170,7 @@ trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 /// One accepted (and, with TLS, handshaken) connection, closed with a lingering close.
-pub struct Conn {
+pub(crate) struct Conn {
     io: Lingering<Box<dyn Io>>,
     info: ConnInfo,
 }
@@ -255,10 +255,10 @@ impl AsyncWrite for Conn {
 }
 
 /// The stream of connections tonic serves.
-pub type Incoming = ReceiverStream<Result<Conn, std::io::Error>>;
+pub(crate) type Incoming = ReceiverStream<Result<Conn, std::io::Error>>;
 
 /// Starts an accept task per listener and returns their merged connections.
-pub fn incoming(listeners: Vec<Bound>, tls: Option<Arc<ReloadingTls>>) -> Incoming {
+pub(crate) fn incoming(listeners: Vec<Bound>, tls: Option<Arc<ReloadingTls>>) -> Incoming {
     let (tx, rx) = mpsc::channel(64);
     for listener in listeners {
         tokio::spawn(accept_loop(listener, tls.clone(), tx.clone()));

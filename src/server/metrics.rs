@@ -106,7 +106,7 @@ pub struct MethodLabels {
 
 /// One gRPC method and the code it ended with.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CodeLabels {
+pub(crate) struct CodeLabels {
     /// Fully qualified service name, or `unknown`.
     pub service: &'static str,
     /// Method name, or `unknown`.
@@ -400,7 +400,7 @@ impl Metrics {
 }
 
 /// The canonical upper-case name of a gRPC code, as grpc-go's metrics label it.
-pub fn code_name(code: Code) -> &'static str {
+pub(crate) fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "CANCELLED",

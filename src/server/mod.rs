@@ -3,31 +3,31 @@
 //! [`serve`] does everything that can fail before anything serves (TLS files, every listener,
 //! the admin port, the reflection descriptors), then serves until the shutdown signal and
 //! drains. The parts, one module each:
-//! - [`service`]: the `EnvoyGatewayExtension` implementation;
-//! - [`listen`]: TCP and Unix listeners merged into one connection stream, TLS handshakes;
-//! - [`linger`]: the lingering close every connection gets, so no response ends in a reset;
-//! - [`tls`]: TLS and mTLS with certificate files reloaded as they rotate;
-//! - [`health`]: `grpc.health.v1.Health`, readiness and reflection;
-//! - [`admin`]: `/healthz`, `/readyz`, `/metrics` over HTTP;
-//! - [`metrics`] and [`outcome`]: what is counted, and what one call did;
-//! - [`limits`] and [`layer`]: admission, the overload queue, call time, size-limit statuses,
+//! - `service`: the `EnvoyGatewayExtension` implementation;
+//! - `listen`: TCP and Unix listeners merged into one connection stream, TLS handshakes;
+//! - `linger`: the lingering close every connection gets, so no response ends in a reset;
+//! - `tls`: TLS and mTLS with certificate files reloaded as they rotate;
+//! - `health`: `grpc.health.v1.Health`, readiness and reflection;
+//! - `admin`: `/healthz`, `/readyz`, `/metrics` over HTTP;
+//! - `metrics` and `outcome`: what is counted, and what one call did;
+//! - `limits` and `layer`: admission, the overload queue, call time, size-limit statuses,
 //!   per-call observation;
-//! - [`reload`]: the configuration file, re-read and swapped in between calls;
-//! - [`shutdown`]: signals and the grace period.
+//! - `reload`: the configuration file, re-read and swapped in between calls;
+//! - `shutdown`: signals and the grace period.
 
-pub mod admin;
-pub mod health;
-pub mod inference;
-pub mod layer;
-pub mod limits;
-pub mod linger;
-pub mod listen;
-pub mod metrics;
-pub mod outcome;
-pub mod reload;
-pub mod service;
-pub mod shutdown;
-pub mod tls;
+pub(crate) mod admin;
+pub(crate) mod health;
+pub(crate) mod inference;
+pub(crate) mod layer;
+pub(crate) mod limits;
+pub(crate) mod linger;
+pub(crate) mod listen;
+pub(crate) mod metrics;
+pub(crate) mod outcome;
+pub(crate) mod reload;
+pub(crate) mod service;
+pub(crate) mod shutdown;
+pub(crate) mod tls;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -41,6 +41,7 @@ use crate::config::{Config, ServerConfig};
 use crate::hook::Hook;
 
 pub use service::ExtensionService;
+pub use shutdown::signal as shutdown_signal;
 
 /// How often the server pings an idle HTTP/2 connection.
 pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
@@ -96,7 +97,7 @@ pub enum ServeError {
 
 /// Loads TLS, binds every configured address, and serves until `shutdown` resolves; then
 /// drains for at most `server.shutdownGrace`. `config` was read from `config_file`, if given,
-/// which is then re-read for changes ([`reload`]).
+/// which is then re-read for changes (`reload`).
 pub async fn serve(
     config: Config,
     config_file: Option<PathBuf>,

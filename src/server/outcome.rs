@@ -22,17 +22,17 @@ use super::metrics::{HookMetrics, KindLabels, ReasonLabels};
 
 /// How many distinct (resource, reason) warnings are remembered; the oldest are forgotten
 /// first, so a fleet with more problems than this repeats some warnings rather than growing.
-pub const WARN_ONCE_CAPACITY: usize = 4096;
+pub(crate) const WARN_ONCE_CAPACITY: usize = 4096;
 
 /// Records calls into metrics and warns once per distinct misconfiguration.
 #[derive(Debug, Default)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     warned: WarnOnce,
 }
 
 impl Recorder {
     /// Records one call.
-    pub fn record(
+    pub(crate) fn record(
         &self,
         metrics: &HookMetrics,
         report: &Report,
@@ -95,7 +95,7 @@ impl Recorder {
 
 /// Clusters the hook added or changed in one call: the one number `clusters_patched` reads.
 /// The processor cluster when it was added, and every AI backend cluster it changed.
-pub fn clusters_patched(report: &Report) -> u64 {
+pub(crate) fn clusters_patched(report: &Report) -> u64 {
     let processor = u64::from(matches!(
         report.processor_cluster,
         Some(ProcessorCluster::Added)
@@ -154,7 +154,7 @@ fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
 
 /// A bounded set of things already warned about.
 #[derive(Debug)]
-pub struct WarnOnce {
+pub(crate) struct WarnOnce {
     seen: Mutex<(HashSet<u64>, VecDeque<u64>)>,
     capacity: usize,
 }
@@ -167,7 +167,7 @@ impl Default for WarnOnce {
 
 impl WarnOnce {
     /// Remembers at most `capacity` keys.
-    pub fn with_capacity(capacity: usize) -> Self {
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
             seen: Mutex::new((HashSet::new(), VecDeque::new())),
             capacity: capacity.max(1),
@@ -175,7 +175,7 @@ impl WarnOnce {
     }
 
     /// True the first time `key` is seen (or after it was forgotten).
-    pub fn first_time(&self, key: &impl Hash) -> bool {
+    pub(crate) fn first_time(&self, key: &impl Hash) -> bool {
         let mut hasher = DefaultHasher::new();
         key.hash(&mut hasher);
         let hash = hasher.finish();

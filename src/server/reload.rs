@@ -42,12 +42,12 @@ impl HookCell {
 }
 
 /// The label of the configuration in force when no file was given.
-pub const DEFAULTS_HASH: &str = "defaults";
+pub(crate) const DEFAULTS_HASH: &str = "defaults";
 
 /// The first 16 hex digits of the SHA-256 of a configuration file: what
 /// `xds_hook_config_info{hash}` shows, so replicas can be compared with each other and with
 /// `sha256sum` of the ConfigMap's file.
-pub fn file_hash(bytes: &[u8]) -> String {
+pub(crate) fn file_hash(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
     digest
         .as_ref()
@@ -59,7 +59,7 @@ pub fn file_hash(bytes: &[u8]) -> String {
 
 /// Watches the configuration file and swaps the hook when it changes.
 #[derive(Debug)]
-pub struct Reloader {
+pub(crate) struct Reloader {
     path: PathBuf,
     hooks: Arc<HookCell>,
     metrics: Arc<Metrics>,
@@ -74,7 +74,7 @@ pub struct Reloader {
 
 impl Reloader {
     /// A reloader for `path`, whose hook lives in `hooks`.
-    pub fn new(path: PathBuf, hooks: Arc<HookCell>, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(path: PathBuf, hooks: Arc<HookCell>, metrics: Arc<Metrics>) -> Self {
         Self {
             path,
             hooks,
@@ -87,7 +87,7 @@ impl Reloader {
 
     /// Reads the file now and takes it into account if it changed. The first check only
     /// records what is in force (and applies the file if it changed since start-up).
-    pub fn check(&mut self) {
+    pub(crate) fn check(&mut self) {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
             Err(e) => {
@@ -176,7 +176,7 @@ impl Reloader {
     }
 
     /// Checks every `interval` until dropped.
-    pub fn spawn(mut self, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn(mut self, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

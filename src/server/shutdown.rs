@@ -28,7 +28,7 @@ pub async fn signal() {
 
 /// Runs `server` until `signal`, then runs `begin` (flip health, stop accepting) and lets
 /// `server` drain for at most `grace`. A server that ends by itself ends this too.
-pub async fn drain<E, B>(
+pub(crate) async fn drain<E, B>(
     server: impl Future<Output = Result<(), E>>,
     signal: impl Future<Output = ()>,
     grace: Duration,

@@ -59,7 +59,7 @@ struct Contents {
 
 /// The TLS configuration in force, replaced when the files change.
 #[derive(Debug)]
-pub struct ReloadingTls {
+pub(crate) struct ReloadingTls {
     files: TlsConfig,
     current: RwLock<Arc<ServerConfig>>,
     last_seen: Mutex<Contents>,
@@ -67,7 +67,7 @@ pub struct ReloadingTls {
 
 impl ReloadingTls {
     /// Loads the files; any problem is an error, so a bad setup fails at startup.
-    pub fn load(files: &TlsConfig) -> Result<Self, TlsError> {
+    pub(crate) fn load(files: &TlsConfig) -> Result<Self, TlsError> {
         let contents = read(files)?;
         let config = build(files, &contents)?;
         Ok(Self {
@@ -78,19 +78,19 @@ impl ReloadingTls {
     }
 
     /// Whether clients must present a certificate.
-    pub fn mutual(&self) -> bool {
+    pub(crate) fn mutual(&self) -> bool {
         self.files.client_ca_file.is_some()
     }
 
     /// An acceptor with the configuration in force now.
-    pub fn acceptor(&self) -> TlsAcceptor {
+    pub(crate) fn acceptor(&self) -> TlsAcceptor {
         let current = self.current.read().unwrap_or_else(|p| p.into_inner());
         TlsAcceptor::from(Arc::clone(&current))
     }
 
     /// Re-reads the files; when their contents changed since the last look, builds and
     /// installs a new configuration. `Ok(true)` when one was installed.
-    pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
+    pub(crate) fn reload_if_changed(&self) -> Result<bool, TlsError> {
         let contents = read(&self.files)?;
         {
             let mut last = self.last_seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -106,7 +106,10 @@ impl ReloadingTls {
     }
 
     /// Polls the files every `reloadInterval` until the task is aborted.
-    pub fn spawn_watcher(self: Arc<Self>, metrics: Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+    pub(crate) fn spawn_watcher(
+        self: Arc<Self>,
+        metrics: Arc<Metrics>,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(self.files.reload_interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -10,9 +10,8 @@
 
 mod splice;
 
-pub use splice::{
-    Payload, Splice, rewrite_len_fields, rewrite_single, splice_len_fields, splice_single,
-};
+pub use splice::rewrite_len_fields;
+pub(crate) use splice::{Payload, Splice, rewrite_single, splice_len_fields, splice_single};
 
 use prost::encoding::{
     DecodeContext, WireType, decode_key, decode_varint, encode_key, encode_varint, skip_field,
@@ -196,7 +195,7 @@ pub fn len_payloads(message: &[u8], number: u32) -> impl Iterator<Item = Result<
 }
 
 /// The payload of the singular length-delimited field `number`, refusing split records.
-pub fn single_len(message: &[u8], number: u32) -> Result<Option<&[u8]>, WireError> {
+pub(crate) fn single_len(message: &[u8], number: u32) -> Result<Option<&[u8]>, WireError> {
     let mut found = None;
     let mut count = 0;
     for payload in len_payloads(message, number) {
@@ -236,7 +235,11 @@ pub fn put_varint(out: &mut Vec<u8>, number: u32, value: u64) {
 /// dropped and one is appended (protobuf takes the last record of a scalar, so the value is
 /// `value` however the field was split). Returns `None` when the field already reads `value`
 /// from a single record.
-pub fn set_varint(message: &[u8], number: u32, value: u64) -> Result<Option<Vec<u8>>, WireError> {
+pub(crate) fn set_varint(
+    message: &[u8],
+    number: u32,
+    value: u64,
+) -> Result<Option<Vec<u8>>, WireError> {
     let mut records = 0;
     let mut last = None;
     for field in fields(message) {
@@ -262,11 +265,11 @@ pub fn set_varint(message: &[u8], number: u32, value: u64) -> Result<Option<Vec<
 
 /// Counts records per field number, for occurrence indices.
 #[derive(Debug, Default)]
-pub struct Occurrences(Vec<(u32, usize)>);
+pub(crate) struct Occurrences(Vec<(u32, usize)>);
 
 impl Occurrences {
     /// Returns the occurrence index of the next record numbered `number`.
-    pub fn next(&mut self, number: u32) -> usize {
+    pub(crate) fn next(&mut self, number: u32) -> usize {
         if let Some((_, count)) = self.0.iter_mut().find(|(n, _)| *n == number) {
             let index = *count;
             *count += 1;

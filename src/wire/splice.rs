@@ -32,7 +32,7 @@ where
 /// Like [`rewrite_len_fields`], but leaves the result as a [`Splice`], so that an edit nested
 /// inside another one is written out once, with the outer message, instead of copied at every
 /// level.
-pub fn splice_len_fields<'a, E>(
+pub(crate) fn splice_len_fields<'a, E>(
     message: &'a [u8],
     mut edit: impl FnMut(u32, usize, &'a [u8]) -> Result<Option<Payload<'a>>, E>,
 ) -> Result<Option<Splice<'a>>, E>
@@ -66,7 +66,7 @@ where
 /// known at every level, so the patched resource is written once, into a buffer of exactly
 /// its size.
 #[derive(Debug)]
-pub struct Splice<'a> {
+pub(crate) struct Splice<'a> {
     message: &'a [u8],
     /// Replaced records, in message order, never overlapping.
     edits: Vec<Edit<'a>>,
@@ -86,7 +86,7 @@ struct Edit<'a> {
 
 /// The new payload of a replaced record: bytes built by the caller, or a nested splice.
 #[derive(Debug)]
-pub enum Payload<'a> {
+pub(crate) enum Payload<'a> {
     /// A payload built in full.
     Built(Vec<u8>),
     /// A payload that is itself an edited message.
@@ -95,16 +95,11 @@ pub enum Payload<'a> {
 
 impl Payload<'_> {
     /// The payload's encoded length.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             Self::Built(bytes) => bytes.len(),
             Self::Spliced(splice) => splice.len(),
         }
-    }
-
-    /// Whether the payload is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn write(&self, out: &mut Vec<u8>) {
@@ -129,7 +124,7 @@ impl<'a> From<Splice<'a>> for Payload<'a> {
 
 impl<'a> Splice<'a> {
     /// An unedited `message`.
-    pub fn new(message: &'a [u8]) -> Self {
+    pub(crate) fn new(message: &'a [u8]) -> Self {
         Self {
             message,
             edits: Vec::new(),
@@ -141,7 +136,7 @@ impl<'a> Splice<'a> {
     /// The length-delimited record that spans exactly `record` of the message, for a caller
     /// that knows where its records are (the index does) and edits them with
     /// [`Splice::replace`] instead of walking the message again.
-    pub fn record_at(&self, record: Range<usize>) -> Result<Field<'a>, WireError> {
+    pub(crate) fn record_at(&self, record: Range<usize>) -> Result<Field<'a>, WireError> {
         let malformed = |reason| WireError::Malformed {
             offset: record.start,
             reason,
@@ -159,7 +154,7 @@ impl<'a> Splice<'a> {
 
     /// Replaces the length-delimited record at `record` (key included) with one numbered
     /// `number` carrying `payload`. Records must be replaced in message order, each once.
-    pub fn replace(
+    pub(crate) fn replace(
         &mut self,
         record: Range<usize>,
         number: u32,
@@ -185,29 +180,24 @@ impl<'a> Splice<'a> {
     }
 
     /// Appends a length-delimited record after the message's own records.
-    pub fn append(&mut self, number: u32, payload: &[u8]) {
+    pub(crate) fn append(&mut self, number: u32, payload: &[u8]) {
         let before = self.appended.len();
         put_len(&mut self.appended, number, payload);
         self.len += self.appended.len() - before;
     }
 
     /// Whether nothing was replaced or appended.
-    pub fn is_unchanged(&self) -> bool {
+    pub(crate) fn is_unchanged(&self) -> bool {
         self.edits.is_empty() && self.appended.is_empty()
     }
 
     /// The encoded length of the result.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    /// Whether the result is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Writes the result to `out`.
-    pub fn write(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
         let mut from = 0;
         for edit in &self.edits {
             out.extend_from_slice(
@@ -225,7 +215,7 @@ impl<'a> Splice<'a> {
     }
 
     /// The result in a buffer of exactly its size.
-    pub fn to_vec(&self) -> Vec<u8> {
+    pub(crate) fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len);
         self.write(&mut out);
         debug_assert_eq!(out.len(), self.len);
@@ -243,7 +233,7 @@ fn len_record_len(number: u32, payload_len: usize) -> usize {
 
 /// Rebuilds `message` with the payload of its one length-delimited field `number` replaced by
 /// `edit`'s result. A missing or split field is an error: there is no single place to edit.
-pub fn rewrite_single<E>(
+pub(crate) fn rewrite_single<E>(
     message: &[u8],
     number: u32,
     edit: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
@@ -257,7 +247,7 @@ where
 
 /// Like [`rewrite_single`], but leaves the result as a [`Splice`] (see
 /// [`splice_len_fields`]).
-pub fn splice_single<'a, E>(
+pub(crate) fn splice_single<'a, E>(
     message: &'a [u8],
     number: u32,
     edit: impl FnOnce(&'a [u8]) -> Result<Payload<'a>, E>,

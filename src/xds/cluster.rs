@@ -11,7 +11,7 @@ use super::hcm::HttpFilterView;
 /// Only clusters that a selected route targets are decoded this far; every other cluster is
 /// only ever read up to its name.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ClusterView {
+pub(crate) struct ClusterView {
     /// Cluster name.
     #[prost(string, tag = "1")]
     pub name: String,
@@ -25,18 +25,18 @@ pub struct ClusterView {
 
 impl ClusterView {
     /// `name`.
-    pub const NAME: u32 = 1;
+    pub(crate) const NAME: u32 = 1;
     /// `metadata`.
-    pub const METADATA: u32 = 25;
+    pub(crate) const METADATA: u32 = 25;
     /// `load_assignment`.
-    pub const LOAD_ASSIGNMENT: u32 = 33;
+    pub(crate) const LOAD_ASSIGNMENT: u32 = 33;
     /// `typed_extension_protocol_options`.
-    pub const TYPED_EXTENSION_PROTOCOL_OPTIONS: u32 = 36;
+    pub(crate) const TYPED_EXTENSION_PROTOCOL_OPTIONS: u32 = 36;
 }
 
 /// `envoy.extensions.upstreams.http.v3.HttpProtocolOptions`, for its upstream HTTP filters.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct HttpProtocolOptionsView {
+pub(crate) struct HttpProtocolOptionsView {
     /// Upstream HTTP filters; the last must be the upstream codec.
     #[prost(message, repeated, tag = "6")]
     pub http_filters: Vec<HttpFilterView>,
@@ -44,5 +44,5 @@ pub struct HttpProtocolOptionsView {
 
 impl HttpProtocolOptionsView {
     /// `http_filters`.
-    pub const HTTP_FILTERS: u32 = 6;
+    pub(crate) const HTTP_FILTERS: u32 = 6;
 }

@@ -6,7 +6,7 @@ use super::MetadataView;
 
 /// `envoy.config.endpoint.v3.ClusterLoadAssignment`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ClusterLoadAssignmentView {
+pub(crate) struct ClusterLoadAssignmentView {
     /// Endpoint groups; EG writes one (or one per zone) per backendRef.
     #[prost(message, repeated, tag = "2")]
     pub endpoints: Vec<LocalityLbEndpointsView>,
@@ -14,12 +14,12 @@ pub struct ClusterLoadAssignmentView {
 
 impl ClusterLoadAssignmentView {
     /// `endpoints`.
-    pub const ENDPOINTS: u32 = 2;
+    pub(crate) const ENDPOINTS: u32 = 2;
 }
 
 /// `envoy.config.endpoint.v3.LocalityLbEndpoints`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct LocalityLbEndpointsView {
+pub(crate) struct LocalityLbEndpointsView {
     /// Where the hosts are; EG names the backendRef in `region`.
     #[prost(message, optional, tag = "1")]
     pub locality: Option<LocalityView>,
@@ -35,19 +35,15 @@ pub struct LocalityLbEndpointsView {
 }
 
 impl LocalityLbEndpointsView {
-    /// `locality`.
-    pub const LOCALITY: u32 = 1;
     /// `lb_endpoints`.
-    pub const LB_ENDPOINTS: u32 = 2;
+    pub(crate) const LB_ENDPOINTS: u32 = 2;
     /// `priority`.
-    pub const PRIORITY: u32 = 5;
-    /// `metadata`.
-    pub const METADATA: u32 = 9;
+    pub(crate) const PRIORITY: u32 = 5;
 }
 
 /// `envoy.config.core.v3.Locality`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct LocalityView {
+pub(crate) struct LocalityView {
     /// Region; EG writes the destination setting's name, `<cluster>/backend/<j>`, where `j`
     /// is the backendRef's index in its rule.
     #[prost(string, tag = "1")]
@@ -56,7 +52,7 @@ pub struct LocalityView {
 
 /// `envoy.config.endpoint.v3.LbEndpoint`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct LbEndpointView {
+pub(crate) struct LbEndpointView {
     /// The host.
     #[prost(message, optional, tag = "1")]
     pub endpoint: Option<EndpointView>,
@@ -68,12 +64,12 @@ pub struct LbEndpointView {
 
 impl LbEndpointView {
     /// `metadata`.
-    pub const METADATA: u32 = 3;
+    pub(crate) const METADATA: u32 = 3;
 }
 
 /// `envoy.config.endpoint.v3.Endpoint`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct EndpointView {
+pub(crate) struct EndpointView {
     /// Address.
     #[prost(message, optional, tag = "1")]
     pub address: Option<AddressView>,
@@ -84,7 +80,7 @@ pub struct EndpointView {
 
 /// `envoy.config.core.v3.Address`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct AddressView {
+pub(crate) struct AddressView {
     /// A socket address (not set for pipes and internal addresses).
     #[prost(message, optional, tag = "1")]
     pub socket_address: Option<SocketAddressView>,
@@ -92,7 +88,7 @@ pub struct AddressView {
 
 /// `envoy.config.core.v3.SocketAddress`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct SocketAddressView {
+pub(crate) struct SocketAddressView {
     /// An IP literal, or a DNS name for DNS-resolved clusters.
     #[prost(string, tag = "2")]
     pub address: String,

@@ -5,7 +5,7 @@ use super::{AnyTypeView, Present};
 
 /// `envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct HcmView {
+pub(crate) struct HcmView {
     /// Route configuration by RDS.
     #[prost(message, optional, tag = "3")]
     pub rds: Option<RdsView>,
@@ -25,20 +25,20 @@ pub struct HcmView {
 
 impl HcmView {
     /// `rds`.
-    pub const RDS: u32 = 3;
+    pub(crate) const RDS: u32 = 3;
     /// `route_config`.
-    pub const ROUTE_CONFIG: u32 = 4;
+    pub(crate) const ROUTE_CONFIG: u32 = 4;
     /// `http_filters`.
-    pub const HTTP_FILTERS: u32 = 5;
+    pub(crate) const HTTP_FILTERS: u32 = 5;
     /// `scoped_routes`.
-    pub const SCOPED_ROUTES: u32 = 31;
+    pub(crate) const SCOPED_ROUTES: u32 = 31;
     /// `scheme_header_transformation`.
-    pub const SCHEME_HEADER_TRANSFORMATION: u32 = 48;
+    pub(crate) const SCHEME_HEADER_TRANSFORMATION: u32 = 48;
 }
 
 /// `...http_connection_manager.v3.Rds`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct RdsView {
+pub(crate) struct RdsView {
     /// Name of the RouteConfiguration to fetch.
     #[prost(string, tag = "2")]
     pub route_config_name: String,
@@ -46,12 +46,12 @@ pub struct RdsView {
 
 impl RdsView {
     /// `route_config_name`.
-    pub const ROUTE_CONFIG_NAME: u32 = 2;
+    pub(crate) const ROUTE_CONFIG_NAME: u32 = 2;
 }
 
 /// `...http_connection_manager.v3.HttpFilter`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct HttpFilterView {
+pub(crate) struct HttpFilterView {
     /// Filter name.
     #[prost(string, tag = "1")]
     pub name: String,
@@ -62,14 +62,14 @@ pub struct HttpFilterView {
 
 impl HttpFilterView {
     /// `name`.
-    pub const NAME: u32 = 1;
+    pub(crate) const NAME: u32 = 1;
     /// `typed_config`.
-    pub const TYPED_CONFIG: u32 = 4;
+    pub(crate) const TYPED_CONFIG: u32 = 4;
 }
 
 /// `envoy.config.core.v3.SchemeHeaderTransformation`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct SchemeHeaderTransformationView {
+pub(crate) struct SchemeHeaderTransformationView {
     /// `match_upstream`.
     #[prost(bool, tag = "2")]
     pub match_upstream: bool,
@@ -77,5 +77,5 @@ pub struct SchemeHeaderTransformationView {
 
 impl SchemeHeaderTransformationView {
     /// `match_upstream`.
-    pub const MATCH_UPSTREAM: u32 = 2;
+    pub(crate) const MATCH_UPSTREAM: u32 = 2;
 }

@@ -4,7 +4,7 @@ use super::{AnyView, Present};
 
 /// `envoy.config.listener.v3.Listener`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ListenerView {
+pub(crate) struct ListenerView {
     /// Listener name.
     #[prost(string, tag = "1")]
     pub name: String,
@@ -18,16 +18,16 @@ pub struct ListenerView {
 
 impl ListenerView {
     /// `name`.
-    pub const NAME: u32 = 1;
+    pub(crate) const NAME: u32 = 1;
     /// `filter_chains`.
-    pub const FILTER_CHAINS: u32 = 3;
+    pub(crate) const FILTER_CHAINS: u32 = 3;
     /// `default_filter_chain`.
-    pub const DEFAULT_FILTER_CHAIN: u32 = 25;
+    pub(crate) const DEFAULT_FILTER_CHAIN: u32 = 25;
 }
 
 /// `envoy.config.listener.v3.FilterChain`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct FilterChainView {
+pub(crate) struct FilterChainView {
     /// Network filters, in order.
     #[prost(message, repeated, tag = "3")]
     pub filters: Vec<NetworkFilterView>,
@@ -38,14 +38,14 @@ pub struct FilterChainView {
 
 impl FilterChainView {
     /// `filters`.
-    pub const FILTERS: u32 = 3;
+    pub(crate) const FILTERS: u32 = 3;
     /// `name`.
-    pub const NAME: u32 = 7;
+    pub(crate) const NAME: u32 = 7;
 }
 
 /// `envoy.config.listener.v3.Filter`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct NetworkFilterView {
+pub(crate) struct NetworkFilterView {
     /// Filter name.
     #[prost(string, tag = "1")]
     pub name: String,
@@ -59,9 +59,9 @@ pub struct NetworkFilterView {
 
 impl NetworkFilterView {
     /// `name`.
-    pub const NAME: u32 = 1;
+    pub(crate) const NAME: u32 = 1;
     /// `typed_config`.
-    pub const TYPED_CONFIG: u32 = 4;
+    pub(crate) const TYPED_CONFIG: u32 = 4;
     /// `config_discovery`.
-    pub const CONFIG_DISCOVERY: u32 = 5;
+    pub(crate) const CONFIG_DISCOVERY: u32 = 5;
 }

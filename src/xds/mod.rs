@@ -13,20 +13,19 @@
 //! `crate::mutate` use these constants, and a test checks every one against Envoy's
 //! descriptors.
 
-pub mod cluster;
-pub mod endpoint;
-pub mod hcm;
-pub mod listener;
-pub mod route;
+pub(crate) mod cluster;
+pub(crate) mod endpoint;
+pub(crate) mod hcm;
+pub(crate) mod listener;
+pub(crate) mod route;
 
-pub use cluster::{ClusterView, HttpProtocolOptionsView};
-pub use endpoint::{
-    AddressView, ClusterLoadAssignmentView, EndpointView, LbEndpointView, LocalityLbEndpointsView,
-    LocalityView, SocketAddressView,
+pub(crate) use cluster::{ClusterView, HttpProtocolOptionsView};
+pub(crate) use endpoint::{
+    ClusterLoadAssignmentView, EndpointView, LbEndpointView, LocalityLbEndpointsView,
 };
-pub use hcm::{HcmView, HttpFilterView, RdsView, SchemeHeaderTransformationView};
-pub use listener::{FilterChainView, ListenerView, NetworkFilterView};
-pub use route::{
+pub(crate) use hcm::{HcmView, HttpFilterView, RdsView, SchemeHeaderTransformationView};
+pub(crate) use listener::{FilterChainView, ListenerView, NetworkFilterView};
+pub(crate) use route::{
     ClusterWeightView, RouteActionView, RouteConfigurationView, RouteView, VirtualHostView,
     WeightedClustersView,
 };
@@ -36,41 +35,41 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 /// Well-known names and type URLs the hook recognises by structure.
-pub mod names {
+pub(crate) mod names {
     /// Filter name EG (and everyone) gives the HTTP connection manager.
-    pub const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
+    pub(crate) const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
     /// Message type of the HTTP connection manager's typed_config.
-    pub const HCM_TYPE: &str =
+    pub(crate) const HCM_TYPE: &str =
         "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
     /// Filter metadata namespace where EG records which Kubernetes object produced a resource.
-    pub const EG_METADATA: &str = "envoy-gateway";
+    pub(crate) const EG_METADATA: &str = "envoy-gateway";
     /// Name prefix of HTTP filters; EG appends the filter type and an optional suffix.
-    pub const HTTP_FILTER_PREFIX: &str = "envoy.filters.http.";
+    pub(crate) const HTTP_FILTER_PREFIX: &str = "envoy.filters.http.";
     /// Package prefix of HTTP filter config types, used when a filter's name says nothing.
-    pub const HTTP_FILTER_TYPE_PREFIX: &str = "envoy.extensions.filters.http.";
+    pub(crate) const HTTP_FILTER_TYPE_PREFIX: &str = "envoy.extensions.filters.http.";
     /// Message type of the upstream codec, the terminal upstream HTTP filter. EG names its own
     /// codec filter after this type, so the type, not the name, identifies it.
-    pub const UPSTREAM_CODEC_TYPE: &str =
+    pub(crate) const UPSTREAM_CODEC_TYPE: &str =
         "envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec";
     /// Key of the upstream HTTP protocol options in a cluster's extension protocol options.
-    pub const HTTP_PROTOCOL_OPTIONS_KEY: &str =
+    pub(crate) const HTTP_PROTOCOL_OPTIONS_KEY: &str =
         "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
     /// Type URL prefix for `Any` values we create.
-    pub const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
+    pub(crate) const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
 }
 
 /// The message type named by an `Any` type URL (everything after the last `/`).
-pub fn type_name(type_url: &str) -> &str {
+pub(crate) fn type_name(type_url: &str) -> &str {
     type_url.rsplit('/').next().unwrap_or(type_url)
 }
 
 /// A message whose content is irrelevant; only its presence counts.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct Present {}
+pub(crate) struct Present {}
 
 /// `google.protobuf.Any`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct AnyView {
+pub(crate) struct AnyView {
     /// Type URL.
     #[prost(string, tag = "1")]
     pub type_url: String,
@@ -81,14 +80,14 @@ pub struct AnyView {
 
 impl AnyView {
     /// `type_url`.
-    pub const TYPE_URL: u32 = 1;
+    pub(crate) const TYPE_URL: u32 = 1;
     /// `value`.
-    pub const VALUE: u32 = 2;
+    pub(crate) const VALUE: u32 = 2;
 }
 
 /// `google.protobuf.Any` when only the type matters.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct AnyTypeView {
+pub(crate) struct AnyTypeView {
     /// Type URL.
     #[prost(string, tag = "1")]
     pub type_url: String,
@@ -96,7 +95,7 @@ pub struct AnyTypeView {
 
 /// `envoy.config.core.v3.Metadata`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct MetadataView {
+pub(crate) struct MetadataView {
     /// Untyped metadata by namespace.
     #[prost(map = "string, message", tag = "1")]
     pub filter_metadata: HashMap<String, prost_types::Struct>,
@@ -104,36 +103,36 @@ pub struct MetadataView {
 
 impl MetadataView {
     /// `filter_metadata`.
-    pub const FILTER_METADATA: u32 = 1;
+    pub(crate) const FILTER_METADATA: u32 = 1;
 }
 
 /// Field numbers of `google.protobuf.Struct`, `Value` and `ListValue`, which EG's metadata is
 /// made of and which `crate::index` reads off the wire.
-pub mod wkt {
+pub(crate) mod wkt {
     /// `Struct.fields` (a map).
-    pub const STRUCT_FIELDS: u32 = 1;
+    pub(crate) const STRUCT_FIELDS: u32 = 1;
     /// `ListValue.values`.
-    pub const LIST_VALUES: u32 = 1;
+    pub(crate) const LIST_VALUES: u32 = 1;
     /// `Value.null_value`.
-    pub const NULL_VALUE: u32 = 1;
+    pub(crate) const NULL_VALUE: u32 = 1;
     /// `Value.number_value`.
-    pub const NUMBER_VALUE: u32 = 2;
+    pub(crate) const NUMBER_VALUE: u32 = 2;
     /// `Value.string_value`.
-    pub const STRING_VALUE: u32 = 3;
+    pub(crate) const STRING_VALUE: u32 = 3;
     /// `Value.bool_value`.
-    pub const BOOL_VALUE: u32 = 4;
+    pub(crate) const BOOL_VALUE: u32 = 4;
     /// `Value.struct_value`.
-    pub const STRUCT_VALUE: u32 = 5;
+    pub(crate) const STRUCT_VALUE: u32 = 5;
     /// `Value.list_value`.
-    pub const LIST_VALUE: u32 = 6;
+    pub(crate) const LIST_VALUE: u32 = 6;
 }
 
 /// The fields of a protobuf map entry (`map<K, V>` is a repeated message of these).
-pub mod map_entry {
+pub(crate) mod map_entry {
     /// `key`.
-    pub const KEY: u32 = 1;
+    pub(crate) const KEY: u32 = 1;
     /// `value`.
-    pub const VALUE: u32 = 2;
+    pub(crate) const VALUE: u32 = 2;
 }
 
 #[cfg(test)]

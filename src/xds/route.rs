@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 /// `envoy.config.route.v3.RouteConfiguration`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct RouteConfigurationView {
+pub(crate) struct RouteConfigurationView {
     /// Name, referenced by HCMs' RDS.
     #[prost(string, tag = "1")]
     pub name: String,
@@ -16,14 +16,14 @@ pub struct RouteConfigurationView {
 
 impl RouteConfigurationView {
     /// `name`.
-    pub const NAME: u32 = 1;
+    pub(crate) const NAME: u32 = 1;
     /// `virtual_hosts`.
-    pub const VIRTUAL_HOSTS: u32 = 2;
+    pub(crate) const VIRTUAL_HOSTS: u32 = 2;
 }
 
 /// `envoy.config.route.v3.VirtualHost`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct VirtualHostView {
+pub(crate) struct VirtualHostView {
     /// Name.
     #[prost(string, tag = "1")]
     pub name: String,
@@ -37,16 +37,16 @@ pub struct VirtualHostView {
 
 impl VirtualHostView {
     /// `name`.
-    pub const NAME: u32 = 1;
+    pub(crate) const NAME: u32 = 1;
     /// `routes`.
-    pub const ROUTES: u32 = 3;
+    pub(crate) const ROUTES: u32 = 3;
     /// `metadata`.
-    pub const METADATA: u32 = 24;
+    pub(crate) const METADATA: u32 = 24;
 }
 
 /// `envoy.config.route.v3.Route`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct RouteView {
+pub(crate) struct RouteView {
     /// Name.
     #[prost(string, tag = "14")]
     pub name: String,
@@ -60,18 +60,18 @@ pub struct RouteView {
 
 impl RouteView {
     /// `route`.
-    pub const ROUTE: u32 = 2;
+    pub(crate) const ROUTE: u32 = 2;
     /// `metadata`.
-    pub const METADATA: u32 = 4;
+    pub(crate) const METADATA: u32 = 4;
     /// `typed_per_filter_config`.
-    pub const TYPED_PER_FILTER_CONFIG: u32 = 13;
+    pub(crate) const TYPED_PER_FILTER_CONFIG: u32 = 13;
     /// `name`.
-    pub const NAME: u32 = 14;
+    pub(crate) const NAME: u32 = 14;
 }
 
 /// `envoy.config.route.v3.RouteAction`: where the route sends traffic.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct RouteActionView {
+pub(crate) struct RouteActionView {
     /// `cluster_specifier.cluster`.
     #[prost(string, optional, tag = "1")]
     pub cluster: Option<String>,
@@ -85,16 +85,16 @@ pub struct RouteActionView {
 
 impl RouteActionView {
     /// `cluster`.
-    pub const CLUSTER: u32 = 1;
+    pub(crate) const CLUSTER: u32 = 1;
     /// `cluster_header`.
-    pub const CLUSTER_HEADER: u32 = 2;
+    pub(crate) const CLUSTER_HEADER: u32 = 2;
     /// `weighted_clusters`.
-    pub const WEIGHTED_CLUSTERS: u32 = 3;
+    pub(crate) const WEIGHTED_CLUSTERS: u32 = 3;
 }
 
 /// `envoy.config.route.v3.WeightedCluster`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct WeightedClustersView {
+pub(crate) struct WeightedClustersView {
     /// Weighted targets.
     #[prost(message, repeated, tag = "1")]
     pub clusters: Vec<ClusterWeightView>,
@@ -102,12 +102,12 @@ pub struct WeightedClustersView {
 
 impl WeightedClustersView {
     /// `clusters`.
-    pub const CLUSTERS: u32 = 1;
+    pub(crate) const CLUSTERS: u32 = 1;
 }
 
 /// `envoy.config.route.v3.WeightedCluster.ClusterWeight`.
 #[derive(Clone, PartialEq, prost::Message)]
-pub struct ClusterWeightView {
+pub(crate) struct ClusterWeightView {
     /// Cluster name.
     #[prost(string, tag = "1")]
     pub name: String,
@@ -115,5 +115,5 @@ pub struct ClusterWeightView {
 
 impl ClusterWeightView {
     /// `name`.
-    pub const NAME: u32 = 1;
+    pub(crate) const NAME: u32 = 1;
 }

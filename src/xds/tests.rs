@@ -158,14 +158,12 @@ const FIELDS: &[(&str, &str, u32)] = &[
         "endpoints",
         ClusterLoadAssignmentView::ENDPOINTS,
     ),
-    (LOCALITY_LB, "locality", LocalityLbEndpointsView::LOCALITY),
     (
         LOCALITY_LB,
         "lb_endpoints",
         LocalityLbEndpointsView::LB_ENDPOINTS,
     ),
     (LOCALITY_LB, "priority", LocalityLbEndpointsView::PRIORITY),
-    (LOCALITY_LB, "metadata", LocalityLbEndpointsView::METADATA),
     (
         "envoy.config.endpoint.v3.LbEndpoint",
         "metadata",

@@ -16,8 +16,8 @@ use bytes::Bytes;
 use prost::Message;
 use tonic::Code;
 use xds_hook::contract::{ContractCodec, PostTranslateModifyRequest, PostTranslateModifyResponse};
+use xds_hook::report::ChainDecision;
 use xds_hook::report::Change;
-use xds_hook::select::ChainDecision;
 use xds_hook::{Config, Hook, Outcome};
 
 use crate::server::{RawBytes, Running};

@@ -213,14 +213,15 @@ pub fn unknown_records() -> Vec<Vec<u8>> {
 
 /// Reads a request from a golden case's input.
 pub fn golden_request(case: &str) -> PostTranslateModifyRequest {
-    xds_hook::format::read_request(&repo().join("testdata").join(case).join("input.yaml")).unwrap()
+    xds_hook::format::read_request(&repo().join("testdata/golden").join(case).join("input.yaml"))
+        .unwrap()
 }
 
 /// Asserts a chain is patched exactly when its route configuration has a selected route, and
 /// that chains without an HCM (or with one the hook cannot use) are never patched.
 pub fn assert_chains_patched_where_routes_selected(report: &xds_hook::report::Report) {
-    use xds_hook::index::ChainKind;
-    use xds_hook::select::ChainDecision;
+    use xds_hook::report::ChainDecision;
+    use xds_hook::report::ChainKind;
     for (listener, decisions) in report
         .index
         .listeners
