@@ -143,3 +143,84 @@ fn explain_with_policies_prints_what_the_golden_case_holds() {
         );
     }
 }
+
+/// Rule numbers (in the backend names of HTTPRoutes the AI Gateway did not generate) count
+/// every rule of the HTTPRoute, whatever the policies on its other rules decided: opting rule 0
+/// out leaves rule 1 named rule 1, and opting rule 1 in without the annotation names it rule 1
+/// too.
+#[test]
+fn rule_numbers_do_not_depend_on_the_choices_of_other_rules() {
+    use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+    let hook = Hook::new(Config::default());
+    let with_choice = |request: &PostTranslateModifyRequest, r: usize, routes: &str| {
+        let mut config = RouteConfiguration::decode(request.routes[0].clone()).unwrap();
+        let route = config.virtual_hosts[0].routes[r].encode_to_vec().into();
+        let answer = hook
+            .post_route_modify(PostRouteModifyRequest {
+                route: Some(route),
+                post_route_context: Some(
+                    PostRouteExtensionContext {
+                        extension_resources: Vec::new(),
+                        hostnames: vec!["ai.example".to_owned()],
+                        extension_policies: vec![route_policy("rule-choice", routes)],
+                    }
+                    .encode_to_vec()
+                    .into(),
+                ),
+            })
+            .unwrap();
+        let recorded = answer.response.route.unwrap();
+        config.virtual_hosts[0].routes[r] =
+            envoy_types::pb::envoy::config::route::v3::Route::decode(recorded).unwrap();
+        let mut request = request.clone();
+        request.routes[0] = config.encode_to_vec().into();
+        request
+    };
+    let rule_one = |request: PostTranslateModifyRequest| {
+        let explained = hook
+            .post_translate_modify(request)
+            .report
+            .explain("ai-gateway-generated");
+        explained
+            .lines()
+            .find(|l| l.starts_with("cluster \"httproute/default/ai/rule/1\""))
+            .unwrap_or_else(|| panic!("no line for rule 1's cluster:\n{explained}"))
+            .to_owned()
+    };
+    // upstream-existing-protocol-options: HTTPRoute default/ai, annotated, rules 0 and 1 in
+    // route configuration 0, each to its own cluster.
+    let request = support::golden_request("upstream-existing-protocol-options");
+    let expected = "default/codec-backend/route/ai/rule/1/ref/0";
+    assert!(rule_one(request.clone()).contains(expected));
+
+    let rule_zero_out = with_choice(&request, 0, "None");
+    assert!(
+        rule_one(rule_zero_out).contains(expected),
+        "rule 0 opted out renumbered rule 1"
+    );
+
+    let mut unannotated = request.clone();
+    let mut config = RouteConfiguration::decode(request.routes[0].clone()).unwrap();
+    for route in &mut config.virtual_hosts[0].routes {
+        let metadata = route.metadata.as_mut().unwrap();
+        let eg = metadata.filter_metadata.get_mut("envoy-gateway").unwrap();
+        let resources = eg.fields.get_mut("resources").unwrap();
+        let envoy_types::pb::google::protobuf::value::Kind::ListValue(list) =
+            resources.kind.as_mut().unwrap()
+        else {
+            panic!("resources is a list");
+        };
+        let envoy_types::pb::google::protobuf::value::Kind::StructValue(owner) =
+            list.values[0].kind.as_mut().unwrap()
+        else {
+            panic!("resources[0] is a struct");
+        };
+        owner.fields.remove("annotations");
+    }
+    unannotated.routes[0] = config.encode_to_vec().into();
+    let rule_one_in = with_choice(&unannotated, 1, "All");
+    assert!(
+        rule_one(rule_one_in).contains(expected),
+        "rule 1 opted in alone numbered as if it were the first rule"
+    );
+}

@@ -45,8 +45,8 @@ pub(crate) fn patch(
 }
 
 /// Edits the selected routes where the index found them, touching no other record: only
-/// the routes whose annotation is on (`decision.annotated`) can be selected, so neither the
-/// other routes' bytes nor their index entries are visited.
+/// selection's candidates (`decision.candidates`) can be selected, so neither the other
+/// routes' bytes nor their index entries are visited.
 fn splice_known_records<'a>(
     route_config: &'a [u8],
     vhosts: &[VirtualHostEntry],
@@ -54,7 +54,7 @@ fn splice_known_records<'a>(
     artifacts: &Artifacts,
 ) -> Result<Option<Splice<'a>>, WireError> {
     let mut selected = decision
-        .annotated
+        .candidates
         .iter()
         .filter_map(|&(vh, r)| match decision.virtual_hosts.get(vh)?.get(r)? {
             RouteDecision::Selected(route_name) => Some((vh, r, route_name.as_str())),

@@ -126,6 +126,12 @@ fn route_configs(plan: &Plan, passes: &mut [Pass]) -> Vec<RouteConfigDecision> {
                 .first()
                 .and_then(|p| p.decisions.route_configs.get(rc))
                 .map_or(0, |d| d.virtual_hosts.len());
+            let route_choices = passes.iter().any(|p| {
+                p.decisions
+                    .route_configs
+                    .get(rc)
+                    .is_some_and(|d| d.route_choices)
+            });
             let virtual_hosts: Vec<Vec<RouteDecision>> = (0..vhost_count)
                 .map(|vh| {
                     let owner = plan.vhost(rc, vh).map_or(0, |v| v.pass);
@@ -137,21 +143,7 @@ fn route_configs(plan: &Plan, passes: &mut [Pass]) -> Vec<RouteConfigDecision> {
                         .unwrap_or_default()
                 })
                 .collect();
-            let mut selected = 0;
-            let mut annotated = Vec::new();
-            for (vh, routes) in virtual_hosts.iter().enumerate() {
-                for (r, decision) in routes.iter().enumerate() {
-                    selected += usize::from(matches!(decision, RouteDecision::Selected(_)));
-                    if decision.annotation_on() {
-                        annotated.push((vh, r));
-                    }
-                }
-            }
-            RouteConfigDecision {
-                virtual_hosts,
-                selected,
-                annotated,
-            }
+            RouteConfigDecision::new(virtual_hosts, route_choices)
         })
         .collect()
 }

@@ -101,10 +101,38 @@ pub struct RouteConfigDecision {
     pub virtual_hosts: Vec<Vec<RouteDecision>>,
     /// How many routes are selected.
     pub selected: usize,
-    /// Where the routes whose annotation is on are (virtual host, route), in order, and the
-    /// routes a policy selected without it: the only routes the upstream side looks at, listed
-    /// so that it need not walk all of them.
-    pub annotated: Vec<(usize, usize)>,
+    /// The routes the upstream side reads (virtual host, route), in order, listed so that it
+    /// need not walk all of them: those whose annotation is on and those a policy selected
+    /// without it, and every route where a route's own policy chose. The upstream side
+    /// numbers an HTTPRoute's rules over all of its routes; EG copies the annotation onto each
+    /// of them, but a policy can target one rule, and then the HTTPRoute's other rules must
+    /// still be counted (`RouteConfigDecision::new`).
+    pub candidates: Vec<(usize, usize)>,
+    /// Whether any route carried a choice of its own (see `candidates`).
+    pub route_choices: bool,
+}
+
+impl RouteConfigDecision {
+    /// One route configuration's decisions; `route_choices` says whether any of its routes
+    /// carried a choice of its own (a policy on the route or on one of its rules).
+    pub(crate) fn new(virtual_hosts: Vec<Vec<RouteDecision>>, route_choices: bool) -> Self {
+        let mut selected = 0;
+        let mut candidates = Vec::new();
+        for (vh, routes) in virtual_hosts.iter().enumerate() {
+            for (r, decision) in routes.iter().enumerate() {
+                selected += usize::from(matches!(decision, RouteDecision::Selected(_)));
+                if route_choices || decision.annotation_on() {
+                    candidates.push((vh, r));
+                }
+            }
+        }
+        Self {
+            virtual_hosts,
+            selected,
+            candidates,
+            route_choices,
+        }
+    }
 }
 
 /// What happens to one route.
@@ -278,8 +306,7 @@ fn decide_route_config<S: Scope + ?Sized>(
     vhosts: &[VirtualHostEntry],
     scope: &S,
 ) -> RouteConfigDecision {
-    let mut selected = 0;
-    let mut annotated = Vec::new();
+    let mut route_choices = false;
     let virtual_hosts = vhosts
         .iter()
         .enumerate()
@@ -296,7 +323,9 @@ fn decide_route_config<S: Scope + ?Sized>(
                 .iter()
                 .enumerate()
                 .map(|(r, route)| {
-                    let decision = match (&gateway, scope.route_choice(at, vh, r)) {
+                    let choice = scope.route_choice(at, vh, r);
+                    route_choices |= choice.is_some();
+                    match (&gateway, choice) {
                         // A closed virtual host is decided without reading its routes.
                         (Err(why @ NotSelected::Policy(_)), _) => {
                             RouteDecision::NotSelected(why.clone())
@@ -312,21 +341,12 @@ fn decide_route_config<S: Scope + ?Sized>(
                                 every_route || opted_in,
                             ),
                         },
-                    };
-                    selected += usize::from(matches!(decision, RouteDecision::Selected(_)));
-                    if decision.annotation_on() {
-                        annotated.push((vh, r));
                     }
-                    decision
                 })
                 .collect()
         })
         .collect();
-    RouteConfigDecision {
-        virtual_hosts,
-        selected,
-        annotated,
-    }
+    RouteConfigDecision::new(virtual_hosts, route_choices)
 }
 
 /// Whether the virtual host's Gateway passes the configured scoping; `Err` says why not.

@@ -13,9 +13,12 @@
 //! - The namespace and backend are those of the EG Backend (or Service) on the endpoint group.
 //! - Rule `i` numbers that HTTPRoute's rules in the order their first xDS route appears in
 //!   the request. EG gives every rule its own cluster (or weighted set of clusters), so a rule
-//!   is recognised by what it targets, across Gateways, listeners and naming schemes. Only
-//!   routes that carry the annotation, switched on, are counted: EG copies an HTTPRoute's
-//!   annotations onto every route built from it, so these are all of its routes.
+//!   is recognised by what it targets, across Gateways, listeners and naming schemes. The
+//!   routes counted are selection's candidates (`RouteConfigDecision::candidates`): those
+//!   whose annotation is on (EG copies an HTTPRoute's annotations onto every route built from
+//!   it, so these are all of its routes) and, where a policy chose for single routes or
+//!   rules, every route of the route configuration, so that one rule's choice never
+//!   renumbers another.
 //! - Ref `j` is the position in `weighted_clusters` when the route splits traffic (EG then
 //!   builds one cluster per backendRef), otherwise the position of the endpoint group's backend
 //!   among the cluster's distinct backends (EG then writes one endpoint group per backendRef).
@@ -133,10 +136,10 @@ pub(crate) fn targeted(
 ) -> Targeted {
     let mut rules = RuleNumbers::for_selected(index, decisions);
     let mut out = Targeted::default();
-    // Only routes whose HTTPRoute annotation is on can belong to an HTTPRoute with a selected
-    // route (EG copies an HTTPRoute's annotations onto all of its routes), and theirs are the
-    // owners selection has read.
-    for (position, config, route, decision) in annotated_routes(index, decisions) {
+    // Only selection's candidates can belong to an HTTPRoute with a selected route (see
+    // `RouteConfigDecision::candidates`); without policies, theirs are the owners selection
+    // has read already.
+    for (position, config, route, decision) in candidate_routes(index, decisions) {
         let Ownership::Owned(owner) = route.owner.ownership(config) else {
             continue;
         };
@@ -188,9 +191,9 @@ pub(crate) fn targeted(
 /// Position of a route: route configuration, virtual host, route.
 type RoutePosition = (usize, usize, usize);
 
-/// Every route whose annotation is on (see `RouteConfigDecision::annotated`), in request
-/// order, with its position, route configuration and decision.
-fn annotated_routes<'a>(
+/// Selection's candidates (`RouteConfigDecision::candidates`), in request order, with their
+/// position, route configuration and decision.
+fn candidate_routes<'a>(
     index: &'a Index,
     decisions: &'a Decisions,
 ) -> impl Iterator<
@@ -208,7 +211,7 @@ fn annotated_routes<'a>(
             Some((rc, entry, entry.virtual_hosts.as_ref().ok()?, decision))
         })
         .flat_map(|(rc, entry, vhosts, decision)| {
-            decision.annotated.iter().filter_map(move |&(vh, r)| {
+            decision.candidates.iter().filter_map(move |&(vh, r)| {
                 let route = vhosts.get(vh)?.routes.get(r)?;
                 let route_decision = decision.virtual_hosts.get(vh)?.get(r)?;
                 Some(((rc, vh, r), entry, route, route_decision))
@@ -299,7 +302,7 @@ impl<'a> RuleNumbers<'a> {
             let Ok(vhosts) = &entry.virtual_hosts else {
                 continue;
             };
-            for &(vh, r) in &decision.annotated {
+            for &(vh, r) in &decision.candidates {
                 let selected = decision
                     .virtual_hosts
                     .get(vh)
