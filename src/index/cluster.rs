@@ -27,7 +27,7 @@ pub struct ClusterNames(Names);
 
 impl ClusterNames {
     /// Reads the name of every cluster, and nothing else of it.
-    pub fn read(clusters: &[Bytes]) -> Self {
+    pub(crate) fn read(clusters: &[Bytes]) -> Self {
         Self(Names::new(clusters.iter().map(|c| super::name_of(c))))
     }
 

@@ -28,30 +28,30 @@ enum Segment {
 
 impl FieldPath {
     /// The resource itself.
-    pub fn root() -> Self {
+    pub(crate) fn root() -> Self {
         Self::default()
     }
 
     /// This path, then the field `name`.
-    pub fn field(mut self, name: &'static str) -> Self {
+    pub(crate) fn field(mut self, name: &'static str) -> Self {
         self.0.push(Segment::Field(name));
         self
     }
 
     /// This path, then element `i` of the repeated field it names.
-    pub fn index(mut self, i: usize) -> Self {
+    pub(crate) fn index(mut self, i: usize) -> Self {
         self.0.push(Segment::Index(i));
         self
     }
 
     /// This path, then the entry `key` of the map it names.
-    pub fn key(mut self, key: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn key(mut self, key: impl Into<Cow<'static, str>>) -> Self {
         self.0.push(Segment::Key(key.into()));
         self
     }
 
     /// `self` followed by `rest`: a path found inside a part, placed in its resource.
-    pub fn join(mut self, rest: &FieldPath) -> Self {
+    pub(crate) fn join(mut self, rest: &FieldPath) -> Self {
         self.0.extend(rest.0.iter().cloned());
         self
     }
@@ -62,7 +62,7 @@ impl FieldPath {
     }
 
     /// Where EG's owner struct sits in a resource's `Metadata`.
-    pub fn eg_metadata() -> Self {
+    pub(crate) fn eg_metadata() -> Self {
         Self::root()
             .field("metadata")
             .field("filter_metadata")
@@ -105,12 +105,12 @@ impl fmt::Display for InvalidField {
 
 impl InvalidField {
     /// `problem` at `path`.
-    pub fn new(path: FieldPath, problem: Problem) -> Self {
+    pub(crate) fn new(path: FieldPath, problem: Problem) -> Self {
         Self { path, problem }
     }
 
     /// The same error, found in a part of the resource that sits at `prefix`.
-    pub fn within(self, prefix: FieldPath) -> Self {
+    pub(crate) fn within(self, prefix: FieldPath) -> Self {
         Self {
             path: prefix.join(&self.path),
             problem: self.problem,

@@ -41,7 +41,7 @@ impl ChainLocator {
     }
 
     /// The path of the chain's network filter `index`.
-    pub fn filter_path(self, index: usize) -> FieldPath {
+    pub(crate) fn filter_path(self, index: usize) -> FieldPath {
         self.path().field("filters").index(index)
     }
 }

@@ -53,7 +53,7 @@ pub struct Index {
 
 impl Index {
     /// Reads every listener and route configuration of a request, and every cluster's name.
-    pub fn build(listeners: &[Bytes], route_configs: &[Bytes], clusters: &[Bytes]) -> Self {
+    pub(crate) fn build(listeners: &[Bytes], route_configs: &[Bytes], clusters: &[Bytes]) -> Self {
         let listeners = listeners.iter().map(read_listener).collect();
         let mut scratch = scan::Scratch::default();
         let route_configs: Vec<RouteConfigEntry> = route_configs
@@ -75,12 +75,29 @@ impl Index {
         self.by_name.all(name)
     }
 
+    /// The name of route `r` of virtual host `vh` of route configuration `rc`, when the index
+    /// could read it.
+    pub fn route_name(&self, rc: usize, vh: usize, r: usize) -> Option<&str> {
+        let config = self.route_configs.get(rc)?;
+        let route = config.virtual_hosts.as_ref().ok()?.get(vh)?.routes.get(r)?;
+        Some(config.text(route.name))
+    }
+
+    /// How reports name that route: `route "<name>"`, or its position when its name cannot be
+    /// read.
+    pub fn route_place(&self, rc: usize, vh: usize, r: usize) -> String {
+        match self.route_name(rc, vh, r) {
+            Some(name) => format!("route {name:?}"),
+            None => format!("route_configs[{rc}] virtual_hosts[{vh}] routes[{r}]"),
+        }
+    }
+
     /// Every route whose metadata mentions `needle` (a namespace of ours: the records of
     /// `crate::inference` and `crate::policy`), by (route configuration, virtual host, route)
     /// position, with its encoded `Metadata`, in request order. A route configuration without
     /// any record of ours costs one byte search, shared by every caller; its routes are not
     /// looked at.
-    pub fn routes_mentioning<'a>(
+    pub(crate) fn routes_mentioning<'a>(
         &'a self,
         needle: &'a Finder<'_>,
     ) -> impl Iterator<Item = ((usize, usize, usize), &'a [u8])> + 'a {

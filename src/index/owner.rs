@@ -81,7 +81,7 @@ impl Annotations {
     }
 
     /// Sets `key`, replacing an earlier value as a map entry would.
-    pub fn insert(&mut self, key: String, value: Annotation) {
+    pub(crate) fn insert(&mut self, key: String, value: Annotation) {
         match self.position(&key) {
             Ok(at) => {
                 if let Some(slot) = self.0.get_mut(at) {

@@ -58,7 +58,7 @@ impl OwnerMetadata {
     /// Whether the encoded metadata contains `needle`'s bytes anywhere. `false` proves that no
     /// key or string of the metadata is `needle`; `true` proves nothing. `config` is the
     /// route configuration this metadata was indexed in.
-    pub fn mentions(&self, config: &impl Source, needle: &Finder<'_>) -> bool {
+    pub(crate) fn mentions(&self, config: &impl Source, needle: &Finder<'_>) -> bool {
         self.bytes(config)
             .is_some_and(|metadata| needle.find(metadata).is_some())
     }
@@ -76,7 +76,7 @@ impl OwnerMetadata {
 
     /// The encoded `Metadata`, for readers of other namespaces than EG's (InferencePool
     /// records, the choices `crate::policy` records on routes); `None` when there is none.
-    pub fn bytes<'a>(&self, config: &'a impl Source) -> Option<&'a [u8]> {
+    pub(crate) fn bytes<'a>(&self, config: &'a impl Source) -> Option<&'a [u8]> {
         // Metadata of another route configuration: an error of the caller, not of the input.
         Some(config.bytes(self.at?).unwrap_or_default())
     }

@@ -95,7 +95,7 @@ impl RouteConfigEntry {
 
     /// Whether the entry's [`Text`]s are ranges of the route configuration's own bytes (read
     /// off the wire), rather than of copies (decoded); only then are record positions known.
-    pub fn is_in_place(&self) -> bool {
+    pub(crate) fn is_in_place(&self) -> bool {
         self.virtual_hosts
             .as_ref()
             .is_ok_and(|vhosts| vhosts.iter().all(|v| v.record.is_some()))
@@ -110,13 +110,13 @@ impl RouteConfigEntry {
 
     /// Whether the names, targets and metadata this entry keeps contain `needle`'s bytes
     /// anywhere: `false` proves no route of it carries a metadata key `needle`.
-    pub fn mentions(&self, needle: &memchr::memmem::Finder<'_>) -> bool {
+    pub(crate) fn mentions(&self, needle: &memchr::memmem::Finder<'_>) -> bool {
         needle.find(&self.source).is_some()
     }
 
     /// Whether the names, targets and metadata this entry keeps mention [`OURS`]: `false`
     /// proves that no route of it carries a record of ours. Searched once per entry.
-    pub fn mentions_ours(&self) -> bool {
+    pub(crate) fn mentions_ours(&self) -> bool {
         static NEEDLE: LazyLock<memchr::memmem::Finder<'static>> =
             LazyLock::new(|| memchr::memmem::Finder::new(OURS));
         *self.ours.get_or_init(|| self.mentions(&NEEDLE))

@@ -52,7 +52,7 @@ impl Text {
 
     /// The range, for reading the route configuration's own bytes; only meaningful for
     /// entries read in place (`RouteConfigEntry::is_in_place`).
-    pub fn range(self) -> Range<usize> {
+    pub(crate) fn range(self) -> Range<usize> {
         self.start as usize..self.end as usize
     }
 }

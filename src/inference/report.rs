@@ -181,7 +181,8 @@ impl Report {
     pub fn skips(&self, index: &Index) -> Vec<Skip> {
         let mut out = Vec::new();
         for r in &self.routes {
-            let place = route_place(index, &r.route);
+            let place =
+                index.route_place(r.route.route_config, r.route.virtual_host, r.route.route);
             let found = match (&r.route.decision, &r.change) {
                 (RouteDecision::Skip(RouteSkip::InvalidRecord(e)), _) => {
                     Some((PoolSkipReason::RecordMalformed, e.to_string()))
@@ -288,7 +289,11 @@ impl Report {
     fn rows(&self, index: &Index) -> Vec<(String, &'static str, String)> {
         let routes = self.routes.iter().map(|r| {
             let (decision, reason) = route_reason(r);
-            (route_place(index, &r.route), decision, reason)
+            (
+                index.route_place(r.route.route_config, r.route.virtual_host, r.route.route),
+                decision,
+                reason,
+            )
         });
         let chains = self.chains.iter().map(|c| {
             let pools = join(&c.need.pools);
@@ -361,22 +366,6 @@ fn join(pools: &[PoolKey]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `route "<name>"`, as the report names a route.
-fn route_place(index: &Index, route: &PoolRoute) -> String {
-    let name = index.route_configs.get(route.route_config).and_then(|rc| {
-        let vhosts = rc.virtual_hosts.as_ref().ok()?;
-        let entry = vhosts.get(route.virtual_host)?.routes.get(route.route)?;
-        Some(rc.text(entry.name).to_owned())
-    });
-    match name {
-        Some(name) => format!("route {name:?}"),
-        None => format!(
-            "route_configs[{}] virtual_hosts[{}] routes[{}]",
-            route.route_config, route.virtual_host, route.route
-        ),
-    }
 }
 
 /// `listener "<name>" filter_chains[i]`, as the report names a chain.

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use super::{ChainLine, Origin, Report, RouteLine, Section, Summary, route_name};
+use super::{ChainLine, Origin, Report, RouteLine, Section, Summary};
 use crate::mutate::cluster::ProcessorCluster;
 
 /// The version of the JSON report's fields.
@@ -170,7 +170,10 @@ fn gateway<'a>(
             .unresolved
             .iter()
             .map(|u| UnresolvedView {
-                route: route_name(&report.index, u).map(str::to_owned),
+                route: report
+                    .index
+                    .route_name(u.route_config, u.virtual_host, u.route)
+                    .map(str::to_owned),
                 reason: u.reason.to_string(),
             })
             .collect(),

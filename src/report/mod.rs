@@ -30,9 +30,7 @@ use crate::mutate::cluster::ProcessorCluster;
 pub use crate::select::{ChainDecision, ChainSkip, Decisions, RouteDecision};
 pub use lines::{ChainLine, OwnerRef, RouteLine, chain_place, chain_verdict, route_verdict};
 pub use text::explain_sections;
-pub use upstream::{
-    ClusterLine, ClusterOutcome, ClusterVerdict, UpstreamReport, route_name, route_subject,
-};
+pub use upstream::{ClusterLine, ClusterOutcome, ClusterVerdict, UpstreamReport};
 pub use walk::{Chain, Listener, Route, RouteConfig};
 
 /// Where a call's request came from, when the input held several Gateways (an `egctl` or Envoy

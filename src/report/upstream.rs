@@ -64,7 +64,7 @@ impl UpstreamReport {
             reason: cluster_reason(c),
         });
         let unresolved = self.unresolved.iter().map(|u| ClusterLine {
-            subject: route_subject(index, u),
+            subject: index.route_place(u.route_config, u.virtual_host, u.route),
             decision: "unresolved",
             reason: u.reason.to_string(),
         });
@@ -169,23 +169,4 @@ fn patch_reason(patch: &UpstreamPatch) -> String {
             .collect(),
     };
     format!("{filters}{hosts}")
-}
-
-/// How the report names a selected route whose clusters cannot be followed.
-pub fn route_subject(index: &Index, u: &Unresolved) -> String {
-    match route_name(index, u) {
-        Some(name) => format!("route {name:?}"),
-        None => format!(
-            "route_configs[{}] virtual_hosts[{}] routes[{}]",
-            u.route_config, u.virtual_host, u.route
-        ),
-    }
-}
-
-/// The name of a selected route whose clusters cannot be followed, when the index has it.
-pub fn route_name<'a>(index: &'a Index, u: &Unresolved) -> Option<&'a str> {
-    let rc = index.route_configs.get(u.route_config)?;
-    let vhosts = rc.virtual_hosts.as_ref().ok()?;
-    let route = vhosts.get(u.virtual_host)?.routes.get(u.route)?;
-    Some(rc.text(route.name))
 }

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 
 use crate::contract::PostTranslateModifyResponse;
 use crate::mutate::cluster::ProcessorCluster;
-use crate::report::{Change, Report, route_subject};
+use crate::report::{Change, Report};
 use crate::select::cluster::ClusterDecision;
 use crate::select::{ChainDecision, SkipReason};
 
@@ -142,7 +142,11 @@ fn skips(report: &Report) -> Vec<(SkipReason, String, String)> {
         }
     }
     for unresolved in &report.upstream.unresolved {
-        let place = route_subject(&report.index, unresolved);
+        let place = report.index.route_place(
+            unresolved.route_config,
+            unresolved.virtual_host,
+            unresolved.route,
+        );
         out.push((
             unresolved.reason.reason(),
             place,
