@@ -23,6 +23,8 @@ use crate::daemon::harness::{
     post_translate_modify_uri, raw_h2,
 };
 use crate::support::eg_client::EgClient;
+use crate::support::slow_link::SlowLink;
+use xds_hook::contract::service::envoy_gateway_extension_client::EnvoyGatewayExtensionClient;
 
 /// One Gateway's translation, and what the hook must answer.
 struct Gateway {
@@ -340,6 +342,46 @@ async fn a_call_cannot_hold_its_slot_past_max_call_time() {
         daemon.log().contains("ending its connection"),
         "{}",
         daemon.log()
+    );
+}
+
+/// A call still uploading its request when `server.maxCallTime` runs out is answered
+/// `UNAVAILABLE` (which EG retries) by a tonic client, not reset: 2 MiB in 32 KiB pieces, one
+/// every 100 ms, against a 2 s limit. Answered at its time, without waiting for the rest
+/// (draining first was tried: it only delayed the answer by the upload's remaining time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_still_uploading_at_max_call_time_is_answered_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(
+        dir.path(),
+        "server:\n  listen: 127.0.0.1:0\n  adminListen: 127.0.0.1:0\n  maxCallTime: 2s\n",
+    );
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", daemon.tcp()))
+        .unwrap()
+        .connect_lazy();
+    let link = SlowLink {
+        channel,
+        piece: 32 << 10,
+        every: Duration::from_millis(100),
+    };
+    let mut client = EnvoyGatewayExtensionClient::new(link)
+        .max_encoding_message_size(64 << 20)
+        .max_decoding_message_size(64 << 20);
+    let started = Instant::now();
+    let status = client
+        .post_translate_modify(large_request(2))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("server.maxCallTime"),
+        "{status:?}"
+    );
+    // The upload needs about 3.2 s; the answer comes at the limit.
+    assert!(
+        started.elapsed() < Duration::from_millis(3000),
+        "{:?}",
+        started.elapsed()
     );
 }
 
