@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use xds_hook::config::ListenAddr;
+use xds_hook::config::{ConfigFile, ListenAddr};
 use xds_hook::format::{Format, Input};
 use xds_hook::offline::{self, Run, RunError};
 use xds_hook::report::{self, graph, json, route::RouteQuery};
@@ -169,8 +169,8 @@ pub(crate) fn main() -> ExitCode {
         eprintln!("xds-hook: --log: {e:#}");
         return ExitCode::from(EXIT_USAGE);
     }
-    let config = match load_config(cli.config.as_deref()) {
-        Ok(config) => config,
+    let (config, config_file) = match load_config(cli.config.as_deref()) {
+        Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("xds-hook: {e:#}");
             return ExitCode::from(EXIT_USAGE);
@@ -190,7 +190,7 @@ pub(crate) fn main() -> ExitCode {
         Command::Serve {
             listen,
             admin_listen,
-        } => serve(config, cli.config, listen, admin_listen).map(|()| Done::Ok),
+        } => serve(config, config_file, listen, admin_listen).map(|()| Done::Ok),
         Command::Apply {
             input,
             output,
@@ -296,16 +296,20 @@ fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!(e))
 }
 
-fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+/// The configuration, and the file it came from (which `serve` watches for changes).
+fn load_config(path: Option<&Path>) -> anyhow::Result<(Config, Option<ConfigFile>)> {
     match path {
-        Some(path) => Ok(Config::from_file(path)?),
-        None => Ok(Config::default()),
+        Some(path) => {
+            let file = ConfigFile::read(path)?;
+            Ok((file.config.clone(), Some(file)))
+        }
+        None => Ok((Config::default(), None)),
     }
 }
 
 fn serve(
     mut config: Config,
-    config_file: Option<PathBuf>,
+    config_file: Option<ConfigFile>,
     listen: Vec<ListenAddr>,
     admin_listen: Option<std::net::SocketAddr>,
 ) -> anyhow::Result<()> {

@@ -5,7 +5,9 @@
 //! the keys it changes. Unknown keys are errors (a typo must not silently fall back to a
 //! default), and every error names the key. Validation happens here, before anything binds.
 
-use std::{collections::BTreeSet, path::Path, time::Duration};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -164,20 +166,44 @@ struct RawExtProc {
     placement: RawPlacement,
 }
 
-impl Config {
-    /// Loads and validates a YAML file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+/// A configuration file as read once: its text, for the server to watch for changes from
+/// (`server::serve`), and what it says.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its text as read.
+    pub text: String,
+    /// What it says, validated.
+    pub config: Config,
+}
+
+impl ConfigFile {
+    /// Reads and validates the file at `path`.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_yaml(&text).map_err(|e| match e {
+        let config = Config::from_yaml(&text).map_err(|e| match e {
             ConfigError::Parse { message, .. } => ConfigError::Parse {
                 path: path.display().to_string(),
                 message,
             },
             other => other,
+        })?;
+        Ok(Self {
+            path: path.to_owned(),
+            text,
+            config,
         })
+    }
+}
+
+impl Config {
+    /// Loads and validates a YAML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        ConfigFile::read(path).map(|file| file.config)
     }
 
     /// Parses and validates YAML text; an empty document means all defaults.

@@ -30,14 +30,13 @@ pub(crate) mod shutdown;
 pub(crate) mod tls;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ConfigFile, ServerConfig};
 use crate::hook::Hook;
 
 pub use service::ExtensionService;
@@ -96,11 +95,12 @@ pub enum ServeError {
 }
 
 /// Loads TLS, binds every configured address, and serves until `shutdown` resolves; then
-/// drains for at most `server.shutdownGrace`. `config` was read from `config_file`, if given,
-/// which is then re-read for changes (`reload`).
+/// drains for at most `server.shutdownGrace`. `config` was read from `config_file`, if given
+/// (with command-line overrides on its `server` section), whose file is then re-read for
+/// changes (`reload`).
 pub async fn serve(
     config: Config,
-    config_file: Option<PathBuf>,
+    config_file: Option<ConfigFile>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let tls = config
@@ -138,7 +138,7 @@ pub async fn serve_on(
 
 async fn run(
     config: Config,
-    config_file: Option<PathBuf>,
+    config_file: Option<ConfigFile>,
     listeners: Vec<listen::Bound>,
     admin: Option<TcpListener>,
     tls: Option<Arc<tls::ReloadingTls>>,
@@ -167,8 +167,8 @@ async fn run(
         background.push(Arc::clone(tls).spawn_watcher(Arc::clone(&metrics)));
     }
     match config_file {
-        Some(path) => {
-            let reloader = reload::Reloader::new(path, hooks, Arc::clone(&metrics));
+        Some(file) => {
+            let reloader = reload::Reloader::new(file, hooks, Arc::clone(&metrics));
             background.push(reloader.spawn(server.config_reload_interval));
         }
         None => metrics.config_in_force(None, reload::DEFAULTS_HASH),

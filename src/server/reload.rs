@@ -1,5 +1,8 @@
 //! The configuration file, re-read while the server runs.
 //!
+//! The file is read once at start-up ([`ConfigFile`]) and that read is what the reloader
+//! compares with, so a change made while the process starts is a change like any other.
+//!
 //! A ConfigMap change must reach every replica without a restart: during a rolling restart,
 //! replicas with different configurations would answer EG in turn and the fleet's xDS would
 //! flap between them. So the `--config` file is checked every `server.configReloadInterval`
@@ -16,7 +19,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::config::{Config, ServerConfig};
+use crate::config::{Config, ConfigFile, ServerConfig};
 use crate::hook::Hook;
 
 use super::metrics::Metrics;
@@ -64,29 +67,33 @@ pub(crate) struct Reloader {
     hooks: Arc<HookCell>,
     metrics: Arc<Metrics>,
     /// The bytes last read, valid or not: an unchanged file is not parsed (or warned about)
-    /// again.
+    /// again. `None` after a failed read, so that the file is taken again when it is back.
     seen: Option<Vec<u8>>,
     /// The file's own `server` section as last accepted, to tell which keys a change would
     /// need a restart for.
-    server: Option<ServerConfig>,
-    hash: Option<String>,
+    server: ServerConfig,
+    /// The hash in force, as `xds_hook_config_info` shows it.
+    hash: String,
 }
 
 impl Reloader {
-    /// A reloader for `path`, whose hook lives in `hooks`.
-    pub(crate) fn new(path: PathBuf, hooks: Arc<HookCell>, metrics: Arc<Metrics>) -> Self {
+    /// A reloader for the file the process started with, whose hook lives in `hooks`; shows
+    /// its hash as the configuration in force.
+    pub(crate) fn new(file: ConfigFile, hooks: Arc<HookCell>, metrics: Arc<Metrics>) -> Self {
+        let bytes = file.text.into_bytes();
+        let hash = file_hash(&bytes);
+        metrics.config_in_force(None, &hash);
         Self {
-            path,
+            path: file.path,
             hooks,
             metrics,
-            seen: None,
-            server: None,
-            hash: None,
+            seen: Some(bytes),
+            server: file.config.server,
+            hash,
         }
     }
 
-    /// Reads the file now and takes it into account if it changed. The first check only
-    /// records what is in force (and applies the file if it changed since start-up).
+    /// Reads the file now and takes it into account if it changed since it was last read.
     pub(crate) fn check(&mut self) {
         let bytes = match std::fs::read(&self.path) {
             Ok(bytes) => bytes,
@@ -105,45 +112,34 @@ impl Reloader {
         if self.seen.as_ref() == Some(&bytes) {
             return;
         }
-        let first = self.hash.is_none();
         let parsed = std::str::from_utf8(&bytes)
             .map_err(|e| format!("not UTF-8: {e}"))
             .and_then(|text| Config::from_yaml(text).map_err(|e| e.to_string()));
         let hash = file_hash(&bytes);
         self.seen = Some(bytes);
         match parsed {
-            Ok(config) => self.take(config, hash, first),
+            Ok(config) => self.take(config, hash),
             Err(error) => {
                 tracing::warn!(
                     path = %self.path.display(),
                     error = %error,
                     "configuration file rejected; keeping the configuration in force"
                 );
-                if first {
-                    // The file changed between start-up and the first check, to something
-                    // invalid: what is in force is still what start-up read.
-                    self.metrics.config_in_force(None, "unknown");
-                    self.hash = Some("unknown".to_owned());
-                } else {
-                    self.count("failure");
-                }
+                self.count("failure");
             }
         }
     }
 
-    fn take(&mut self, config: Config, hash: String, first: bool) {
+    fn take(&mut self, config: Config, hash: String) {
+        let keys = server_changes(&self.server, &config.server);
+        if !keys.is_empty() {
+            tracing::warn!(
+                keys = %keys.join(", "),
+                "configuration changes that take effect on the next restart"
+            );
+        }
         let current = self.hooks.current();
         let running = current.config();
-        if let Some(server) = &self.server {
-            let keys = server_changes(server, &config.server);
-            if !keys.is_empty() {
-                tracing::warn!(
-                    keys = %keys.join(", "),
-                    "configuration changes that take effect on the next restart"
-                );
-            }
-        }
-        self.server = Some(config.server.clone());
         // What the hook would run with: every section the file sets, but the process's own
         // server settings, which apply on restart.
         let candidate = Config {
@@ -151,20 +147,20 @@ impl Reloader {
             ..config
         };
         let hook_changed = candidate != *running;
-        self.metrics.config_in_force(self.hash.as_deref(), &hash);
-        self.hash = Some(hash.clone());
+        self.metrics.config_in_force(Some(&self.hash), &hash);
+        self.hash = hash;
+        // The file's own section (not moved into the candidate, which runs the process's).
+        self.server = config.server;
         if hook_changed {
             self.hooks.replace(Hook::new(candidate));
         }
-        if !first || hook_changed {
-            tracing::info!(
-                path = %self.path.display(),
-                hash = %hash,
-                hook_changed,
-                "configuration reloaded"
-            );
-            self.count("success");
-        }
+        tracing::info!(
+            path = %self.path.display(),
+            hash = %self.hash,
+            hook_changed,
+            "configuration reloaded"
+        );
+        self.count("success");
     }
 
     fn count(&self, result: &'static str) {
@@ -250,11 +246,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, initial).unwrap();
-        let hooks = Arc::new(HookCell::new(Hook::new(
-            Config::from_yaml(initial).unwrap(),
-        )));
+        let file = ConfigFile::read(&path).unwrap();
+        let hooks = Arc::new(HookCell::new(Hook::new(file.config.clone())));
         let metrics = Arc::new(Metrics::new());
-        let reloader = Reloader::new(path, Arc::clone(&hooks), Arc::clone(&metrics));
+        let reloader = Reloader::new(file, Arc::clone(&hooks), Arc::clone(&metrics));
         Setup {
             dir,
             hooks,
@@ -281,7 +276,6 @@ mod tests {
     fn a_valid_change_replaces_the_hook_and_a_call_in_flight_keeps_its_own() {
         let initial = "extProc:\n  filterName: envoy.filters.http.ext_proc/one\n";
         let mut s = setup(initial);
-        s.reloader.check();
         let in_flight = s.hooks.current();
         assert!(s.has_line(&format!(
             "xds_hook_config_info{{hash=\"{}\"}} 1",
@@ -310,7 +304,6 @@ mod tests {
     #[test]
     fn an_invalid_change_keeps_the_configuration_and_is_counted_once() {
         let mut s = setup("extProc:\n  filterName: envoy.filters.http.ext_proc/one\n");
-        s.reloader.check();
         s.write("extProc:\n  messageTimeout: soon\n");
         s.reloader.check();
         s.reloader.check();
@@ -320,6 +313,51 @@ mod tests {
         s.reloader.check();
         assert_eq!(s.filter_name(), "envoy.filters.http.ext_proc/aigateway");
         assert!(s.has_line("xds_hook_config_reloads_total{result=\"success\"} 1"));
+    }
+
+    /// What `run` logs, as text.
+    fn logs(run: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Buffer(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, run);
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The file read at start-up is what the first check compares with: a `server` change
+    /// made while the process started is named like any later one, and the start-up hash is
+    /// in force before any check.
+    #[test]
+    fn a_server_change_right_after_start_up_is_named() {
+        let initial = "server:\n  maxConcurrentCalls: 2\n";
+        let mut s = setup(initial);
+        assert!(s.has_line(&format!(
+            "xds_hook_config_info{{hash=\"{}\"}} 1",
+            file_hash(initial.as_bytes())
+        )));
+        s.write("server:\n  maxConcurrentCalls: 3\n");
+        let logged = logs(|| s.reloader.check());
+        assert!(
+            logged.contains("take effect on the next restart")
+                && logged.contains("server.maxConcurrentCalls"),
+            "{logged}"
+        );
+        let unchanged = logs(|| s.reloader.check());
+        assert!(unchanged.is_empty(), "{unchanged}");
     }
 
     #[test]
