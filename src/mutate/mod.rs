@@ -97,9 +97,22 @@ pub struct UpstreamArtifacts {
 impl Artifacts {
     /// Builds the artefacts for a configuration.
     pub fn new(config: &ExtProcConfig) -> Self {
+        Self::edited(config, |_, _| {})
+    }
+
+    /// The artefacts for a configuration, with `edit` applied to the downstream processor and
+    /// to the processor cluster before either is encoded: a ProcessorPolicy's own settings
+    /// (`crate::policy::processor`).
+    pub(crate) fn edited(
+        config: &ExtProcConfig,
+        edit: impl FnOnce(&mut ExternalProcessor, &mut Cluster),
+    ) -> Self {
+        let mut processor = downstream_processor(config);
+        let mut cluster = processor_cluster(config);
+        edit(&mut processor, &mut cluster);
         Self {
             filter_name: config.filter_name.clone(),
-            http_filter: http_filter(config).encode_to_vec(),
+            http_filter: disabled_filter(config, &processor).encode_to_vec(),
             // An empty (untyped) inner config: Envoy then only enables the filter on the route.
             // It must be present: Envoy 1.40 rejects a FilterConfig without `config` ("Empty
             // route/virtual host per filter configuration"), as the real-Envoy tests show.
@@ -109,7 +122,7 @@ impl Artifacts {
             })
             .encode_to_vec(),
             cluster_name: config.cluster_name.clone(),
-            cluster: processor_cluster(config).encode_to_vec().into(),
+            cluster: cluster.encode_to_vec().into(),
             upstream: UpstreamArtifacts::new(config),
         }
     }
@@ -181,9 +194,8 @@ fn envoy_grpc(cluster_name: &str) -> GrpcService {
     }
 }
 
-/// The downstream processor: headers sent, bodies buffered, trailers skipped, disabled until a
-/// route enables it.
-fn http_filter(config: &ExtProcConfig) -> HttpFilter {
+/// The downstream processor: headers sent, bodies buffered, trailers skipped.
+fn downstream_processor(config: &ExtProcConfig) -> ExternalProcessor {
     use processing_mode::{BodySendMode, HeaderSendMode};
     let mode = ProcessingMode {
         request_header_mode: HeaderSendMode::Send.into(),
@@ -193,7 +205,7 @@ fn http_filter(config: &ExtProcConfig) -> HttpFilter {
         request_trailer_mode: HeaderSendMode::Skip.into(),
         response_trailer_mode: HeaderSendMode::Skip.into(),
     };
-    processor_filter(config, envoy_grpc(&config.cluster_name), mode, Vec::new())
+    external_processor(config, envoy_grpc(&config.cluster_name), mode, Vec::new())
 }
 
 /// The upstream processor: sees the request headers on their way to the chosen backend (the
@@ -221,18 +233,21 @@ fn upstream_processor(config: &ExtProcConfig) -> HttpFilter {
         attribute("upstream_host_metadata", UPSTREAM_HOST_KEY),
         attribute("route_metadata", ROUTE_NAME_KEY),
     ];
-    processor_filter(config, grpc_service, mode, attributes)
+    disabled_filter(
+        config,
+        &external_processor(config, grpc_service, mode, attributes),
+    )
 }
 
-/// An ext_proc filter named and configured as `config` says (message timeout, mode override,
-/// the metadata namespace the processor may write), disabled until a route enables it.
-fn processor_filter(
+/// An ext_proc configured as `config` says (message timeout, mode override, the metadata
+/// namespace the processor may write).
+fn external_processor(
     config: &ExtProcConfig,
     grpc_service: GrpcService,
     mode: ProcessingMode,
     request_attributes: Vec<String>,
-) -> HttpFilter {
-    let processor = ExternalProcessor {
+) -> ExternalProcessor {
+    ExternalProcessor {
         grpc_service: Some(grpc_service),
         processing_mode: Some(mode),
         message_timeout: Some(duration(config.message_timeout)),
@@ -246,11 +261,15 @@ fn processor_filter(
         }),
         request_attributes,
         ..Default::default()
-    };
+    }
+}
+
+/// `processor` as the filter named `extProc.filterName`, disabled until a route enables it.
+fn disabled_filter(config: &ExtProcConfig, processor: &ExternalProcessor) -> HttpFilter {
     HttpFilter {
         name: config.filter_name.clone(),
         disabled: true,
-        config_type: Some(http_filter::ConfigType::TypedConfig(to_any(&processor))),
+        config_type: Some(http_filter::ConfigType::TypedConfig(to_any(processor))),
         ..Default::default()
     }
 }

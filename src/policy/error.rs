@@ -88,9 +88,6 @@ pub enum Problem {
     /// A full-duplex body without trailers, which Envoy refuses.
     #[error("must be Send when the body is FullDuplexStreamed (Envoy refuses it otherwise)")]
     FullDuplexTrailers,
-    /// The processor's filter or cluster could not be built (a bug, reported, not a panic).
-    #[error("cannot be built: {0}")]
-    Unbuildable(String),
     /// Neither `targetRefs` nor `targetSelectors`.
     #[error("has neither targetRefs nor targetSelectors")]
     NoTargets,

@@ -26,10 +26,6 @@ use envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint;
 use envoy_types::pb::envoy::extensions::filters::http::ext_proc::v3::{
     ExternalProcessor, ProcessingMode, processing_mode,
 };
-use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
-    HttpFilter, http_filter,
-};
-use prost::Message;
 
 use super::PolicyId;
 use super::spec::{BodyMode, Endpoint, HeaderMode, PhaseModes, Processor as Where, Spec};
@@ -68,15 +64,6 @@ pub struct Processor {
     pub upstream: bool,
 }
 
-/// Why a policy's artefacts could not be built (our own encodings failed to decode: a bug,
-/// reported instead of a panic).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("building the processor's {what}: {error}")]
-pub(crate) struct BuildError {
-    what: &'static str,
-    error: String,
-}
-
 /// The filter and cluster names of a policy's own processor.
 pub(crate) fn names(config: &ExtProcConfig, id: &PolicyId) -> (String, String) {
     let PolicyId { namespace, name } = id;
@@ -87,11 +74,7 @@ pub(crate) fn names(config: &ExtProcConfig, id: &PolicyId) -> (String, String) {
 }
 
 /// The artefacts of a policy's own processor: the configuration's, with its settings.
-pub(crate) fn build(
-    config: &ExtProcConfig,
-    id: &PolicyId,
-    spec: &Spec,
-) -> Result<Artifacts, BuildError> {
+pub(crate) fn build(config: &ExtProcConfig, id: &PolicyId, spec: &Spec) -> Artifacts {
     let mut ext_proc = config.clone();
     (ext_proc.filter_name, ext_proc.cluster_name) = names(config, id);
     if let Some(timeout) = spec.message_timeout {
@@ -104,34 +87,16 @@ pub(crate) fn build(
     {
         ext_proc.socket_path = path.clone();
     }
-    let mut artifacts = Artifacts::new(&ext_proc);
-    if !spec.processing_mode.is_empty() || spec.failure_mode_allow.is_some() {
-        artifacts.http_filter = edit_filter(&artifacts.http_filter, spec)?;
-    }
-    if let Some(processor) = &spec.processor {
-        artifacts.cluster = edit_cluster(&artifacts.cluster, processor, &id.namespace)?.into();
-    }
-    Ok(artifacts)
+    Artifacts::edited(&ext_proc, |processor, cluster| {
+        edit_processor(processor, spec);
+        if let Some(wanted) = &spec.processor {
+            edit_cluster(cluster, wanted, &id.namespace);
+        }
+    })
 }
 
-fn failed(what: &'static str) -> impl Fn(prost::DecodeError) -> BuildError {
-    move |e| BuildError {
-        what,
-        error: e.to_string(),
-    }
-}
-
-/// The downstream filter with the policy's processing mode and failure mode.
-fn edit_filter(encoded: &[u8], spec: &Spec) -> Result<Vec<u8>, BuildError> {
-    let mut filter = HttpFilter::decode(encoded).map_err(failed("filter"))?;
-    let Some(http_filter::ConfigType::TypedConfig(any)) = &mut filter.config_type else {
-        return Err(BuildError {
-            what: "filter",
-            error: "no typed_config".to_owned(),
-        });
-    };
-    let mut processor =
-        ExternalProcessor::decode(any.value.as_slice()).map_err(failed("filter"))?;
+/// The downstream processor with the policy's processing mode and failure mode.
+fn edit_processor(processor: &mut ExternalProcessor, spec: &Spec) {
     let mode = processor
         .processing_mode
         .get_or_insert_with(Default::default);
@@ -141,8 +106,6 @@ fn edit_filter(encoded: &[u8], spec: &Spec) -> Result<Vec<u8>, BuildError> {
     if let Some(allow) = spec.failure_mode_allow {
         processor.failure_mode_allow = allow;
     }
-    any.value = processor.encode_to_vec();
-    Ok(filter.encode_to_vec())
 }
 
 #[derive(Clone, Copy)]
@@ -194,14 +157,13 @@ fn body_mode(mode: BodyMode) -> processing_mode::BodySendMode {
 }
 
 /// The processor cluster reaching the policy's endpoint, with its connect timeout.
-fn edit_cluster(encoded: &[u8], processor: &Where, namespace: &str) -> Result<Vec<u8>, BuildError> {
-    let mut cluster = Cluster::decode(encoded).map_err(failed("cluster"))?;
+fn edit_cluster(cluster: &mut Cluster, processor: &Where, namespace: &str) {
     if let Some(timeout) = processor.connect_timeout {
         cluster.connect_timeout = Some(crate::mutate::duration(timeout));
     }
     let (host, port) = match &processor.endpoint {
         // The configuration's cluster already reaches the socket (its path was set).
-        Endpoint::Socket(_) => return Ok(cluster.encode_to_vec()),
+        Endpoint::Socket(_) => return,
         Endpoint::Address { host, port } => (host.clone(), *port),
         Endpoint::Service {
             name,
@@ -218,33 +180,33 @@ fn edit_cluster(encoded: &[u8], processor: &Where, namespace: &str) -> Result<Ve
         cluster_pb::DiscoveryType::StrictDns
     };
     cluster.cluster_discovery_type = Some(cluster_pb::ClusterDiscoveryType::Type(discovery.into()));
-    let endpoint = cluster
-        .load_assignment
-        .iter_mut()
-        .flat_map(|la| la.endpoints.iter_mut())
-        .flat_map(|group| group.lb_endpoints.iter_mut())
-        .find_map(|lb| match &mut lb.host_identifier {
-            Some(lb_endpoint::HostIdentifier::Endpoint(endpoint)) => Some(endpoint),
-            _ => None,
-        });
-    let Some(endpoint) = endpoint else {
-        return Err(BuildError {
-            what: "cluster",
-            error: "no endpoint".to_owned(),
-        });
-    };
-    endpoint.address = Some(Address {
+    let address = Address {
         address: Some(address::Address::SocketAddress(SocketAddress {
             address: host,
             port_specifier: Some(socket_address::PortSpecifier::PortValue(u32::from(port))),
             ..Default::default()
         })),
-    });
-    Ok(cluster.encode_to_vec())
+    };
+    // The configuration's cluster has exactly one endpoint (`mutate::processor_cluster`).
+    let endpoints = cluster
+        .load_assignment
+        .iter_mut()
+        .flat_map(|la| la.endpoints.iter_mut())
+        .flat_map(|group| group.lb_endpoints.iter_mut());
+    for lb in endpoints {
+        if let Some(lb_endpoint::HostIdentifier::Endpoint(endpoint)) = &mut lb.host_identifier {
+            endpoint.address = Some(address.clone());
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::{
+        HttpFilter, http_filter,
+    };
+    use prost::Message;
+
     use super::*;
     use crate::Config;
     use crate::policy::spec;
@@ -272,7 +234,7 @@ mod tests {
             "processingMode": {"request": {"body": "Streamed"}},
             "failureModeAllow": true
         }));
-        let artifacts = build(&config, &id(), &spec).unwrap();
+        let artifacts = build(&config, &id(), &spec);
         assert_eq!(
             artifacts.filter_name,
             "envoy.filters.http.ext_proc/aigateway/team-a/tenant"
@@ -316,7 +278,7 @@ mod tests {
     fn a_socket_policy_keeps_the_configured_filter_bytes_but_its_own_names() {
         let config = Config::default().ext_proc;
         let spec = spec_of(serde_json::json!({"processor": {"socketPath": "/run/a.sock"}}));
-        let artifacts = build(&config, &id(), &spec).unwrap();
+        let artifacts = build(&config, &id(), &spec);
         let cluster = Cluster::decode(artifacts.cluster.as_ref()).unwrap();
         assert!(format!("{:?}", cluster.load_assignment).contains("/run/a.sock"));
         assert_eq!(cluster.connect_timeout.unwrap().seconds, 10);

@@ -16,7 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::choice::{self, RouteChoices};
-use super::error::{PolicyError, Problem, SpecError};
+use super::error::PolicyError;
 use super::object::{Delivered, Policy};
 use super::processor::{self, Processor, Source};
 use super::spec::{Routes, Spec};
@@ -212,13 +212,9 @@ fn processor_for(
     processors: &mut Vec<Processor>,
 ) -> Result<usize, PolicyError> {
     let wanted = if spec.has_own_processor() {
-        let artifacts = processor::build(ext_proc, &policy.id, spec).map_err(|e| PolicyError {
-            policy: policy.id.clone(),
-            error: SpecError::at("processor", Problem::Unbuildable(e.to_string())),
-        })?;
         Processor {
             source: Source::Policy(policy.id.clone()),
-            artifacts: Some(artifacts),
+            artifacts: Some(processor::build(ext_proc, &policy.id, spec)),
             upstream: spec.upstream_filters,
         }
     } else if spec.upstream_filters {
