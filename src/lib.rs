@@ -6,8 +6,8 @@
 //! on those routes, and adds the cluster that reaches the processor. Every decision comes from
 //! the structure of the xDS and from EG's `envoy-gateway` metadata, never from resource names.
 //!
-//! The pipeline runs one way, one module per stage: `contract` (wire messages, resources kept
-//! as bytes) → `index` (read-only view) → `select` (decisions with reasons) → `mutate`
+//! The pipeline runs one way, one module per stage: [`contract`] (wire messages, resources
+//! kept as bytes) → `index` (read-only view) → `select` (decisions with reasons) → `mutate`
 //! (wire-level splices, per resource kind) → [`report`] (logs and `explain`). [`hook`] wires
 //! the stages; [`server`] and the CLI are front ends; [`config`] and [`format`](mod@format)
 //! handle the edges (`format` also reads the dumps users capture with `egctl` and Envoy's admin
@@ -21,8 +21,8 @@
 //! What someone embedding the hook needs, and what the binary is built from:
 //!
 //! - [`Hook`] (`Hook::new(Config)`, `post_translate_modify(request) -> Outcome`,
-//!   `post_route_modify`, `post_cluster_modify`) and [`Outcome`] (the response and its
-//!   [`report::Report`]);
+//!   `post_route_modify`, and `inference().post_cluster_modify`) and [`Outcome`] (the
+//!   response and its [`report::Report`]);
 //! - [`Config`] (`Config::from_yaml`, `from_file`, `to_yaml`) and its errors;
 //! - [`contract`]: EG's extension messages, resources kept as encoded bytes, and the gRPC
 //!   service traits;
