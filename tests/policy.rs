@@ -150,7 +150,8 @@ fn explain_with_policies_prints_what_the_golden_case_holds() {
 /// too.
 #[test]
 fn rule_numbers_do_not_depend_on_the_choices_of_other_rules() {
-    use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+    use envoy_types::pb::envoy::config::route::v3::{Route, RouteConfiguration};
+    use envoy_types::pb::google::protobuf::value::Kind;
     let hook = Hook::new(Config::default());
     let with_choice = |request: &PostTranslateModifyRequest, r: usize, routes: &str| {
         let mut config = RouteConfiguration::decode(request.routes[0].clone()).unwrap();
@@ -170,8 +171,7 @@ fn rule_numbers_do_not_depend_on_the_choices_of_other_rules() {
             })
             .unwrap();
         let recorded = answer.response.route.unwrap();
-        config.virtual_hosts[0].routes[r] =
-            envoy_types::pb::envoy::config::route::v3::Route::decode(recorded).unwrap();
+        config.virtual_hosts[0].routes[r] = Route::decode(recorded).unwrap();
         let mut request = request.clone();
         request.routes[0] = config.encode_to_vec().into();
         request
@@ -205,14 +205,10 @@ fn rule_numbers_do_not_depend_on_the_choices_of_other_rules() {
         let metadata = route.metadata.as_mut().unwrap();
         let eg = metadata.filter_metadata.get_mut("envoy-gateway").unwrap();
         let resources = eg.fields.get_mut("resources").unwrap();
-        let envoy_types::pb::google::protobuf::value::Kind::ListValue(list) =
-            resources.kind.as_mut().unwrap()
-        else {
+        let Some(Kind::ListValue(list)) = resources.kind.as_mut() else {
             panic!("resources is a list");
         };
-        let envoy_types::pb::google::protobuf::value::Kind::StructValue(owner) =
-            list.values[0].kind.as_mut().unwrap()
-        else {
+        let Some(Kind::StructValue(owner)) = list.values[0].kind.as_mut() else {
             panic!("resources[0] is a struct");
         };
         owner.fields.remove("annotations");
