@@ -1,7 +1,8 @@
 //! Command line: `serve`, `apply`, `render`, `explain`, `test`, `config`, `gen`.
 //!
 //! Flags are parsed by clap, the configuration is loaded and validated before any work or any
-//! bind, and failures end in one line (`{:#}`, the whole cause chain) and a distinct exit code:
+//! bind, and failures end in one line (the whole cause chain, [`one_line`]) and a distinct exit
+//! code:
 //! 64 for bad usage or configuration, 65 for bad input data, 1 for anything else (and for
 //! `explain --route` when the HTTPRoute is not in the input, and `test` when a case fails).
 
@@ -166,13 +167,13 @@ pub(crate) fn main() -> ExitCode {
         }
     };
     if let Err(e) = init_logging(&cli.log, cli.log_format) {
-        eprintln!("xds-hook: --log: {e:#}");
+        eprintln!("xds-hook: --log: {}", one_line(&e));
         return ExitCode::from(EXIT_USAGE);
     }
     let (config, config_file) = match load_config(cli.config.as_deref()) {
         Ok(loaded) => loaded,
         Err(e) => {
-            eprintln!("xds-hook: {e:#}");
+            eprintln!("xds-hook: {}", one_line(&e));
             return ExitCode::from(EXIT_USAGE);
         }
     };
@@ -237,7 +238,7 @@ pub(crate) fn main() -> ExitCode {
         } => match generate_spec(preset, &knobs) {
             Ok(spec) => generate(&spec, &output).map(|()| Done::Ok),
             Err(e) => {
-                eprintln!("xds-hook: {e:#}");
+                eprintln!("xds-hook: {}", one_line(&e));
                 return ExitCode::from(EXIT_USAGE);
             }
         },
@@ -246,10 +247,27 @@ pub(crate) fn main() -> ExitCode {
         Ok(Done::Ok) => ExitCode::SUCCESS,
         Ok(Done::NotOk) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("xds-hook: {e:#}");
+            eprintln!("xds-hook: {}", one_line(&e));
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// The error and its causes on one line, each said once. Our errors name their cause in
+/// their own message (`reading config.yaml: No such file or directory`) and also expose it as
+/// their source, for callers that walk the chain; a cause whose text its error already
+/// ends with is not repeated.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if !line.ends_with(&cause) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&cause);
+        }
+    }
+    line
 }
 
 /// How a command that ran to its end went.
@@ -340,8 +358,11 @@ fn run_on(
     (input, policies): Inputs<'_>,
     gateway: Option<&str>,
 ) -> anyhow::Result<Run> {
-    let mut read =
-        format::read_input(input).with_context(|| format!("reading {}", input.display()))?;
+    let mut read = format::read_input(input).map_err(|e| match e {
+        // It names the file already.
+        format::FormatError::Io { .. } => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(format!("reading {}", input.display())),
+    })?;
     if let Some(path) = policies {
         xds_hook::policy::fixture::attach_file(&mut read, path)?;
     }

@@ -142,6 +142,28 @@ fn bad_config_exits_64_naming_the_key() {
     assert_eq!(err.lines().count(), 1, "one line: {err}");
 }
 
+/// A file that is not there is named once, with the system's reason once: for the
+/// configuration, an input and a test folder.
+#[test]
+fn a_missing_file_is_named_once_with_its_reason_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing.yaml");
+    let missing = missing.to_str().unwrap();
+    let out_file = tmp.path().join("o.yaml");
+    let out_file = out_file.to_str().unwrap();
+    for args in [
+        vec!["--config", missing, "config"],
+        vec!["apply", "-i", missing, "-o", out_file],
+        vec!["test", missing],
+    ] {
+        let out = xds_hook().args(&args).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.matches(missing).count(), 1, "{args:?}: {err}");
+        assert_eq!(err.matches("os error 2").count(), 1, "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
 /// Runs `apply` on an input file with the given name and content; returns exit code and stderr.
 fn apply_file(name: &str, content: &[u8]) -> (Option<i32>, String) {
     let tmp = tempfile::tempdir().unwrap();
