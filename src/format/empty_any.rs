@@ -11,6 +11,7 @@ use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 
 use crate::wire::{self, WireError};
+use crate::xds::AnyView;
 
 /// Type URL standing for "no type". Resolves to `google.protobuf.Empty` (prost-reflect looks
 /// only at the name after the last `/`), and no real resource uses this prefix.
@@ -114,7 +115,7 @@ pub(crate) fn mark_untyped(
     rewrite_anys(message, descriptor, &|type_url, value| {
         (type_url.is_empty() && value.is_empty()).then(|| {
             let mut any = Vec::new();
-            wire::put_len(&mut any, 1, SENTINEL.as_bytes());
+            wire::put_len(&mut any, AnyView::TYPE_URL, SENTINEL.as_bytes());
             any
         })
     })
@@ -130,8 +131,8 @@ fn rewrite_anys(
     edit: &AnyEdit,
 ) -> Result<Option<Vec<u8>>, WireError> {
     if descriptor.full_name() == ANY {
-        let type_url = wire::single_len(message, 1)?.unwrap_or_default();
-        let value = wire::single_len(message, 2)?.unwrap_or_default();
+        let type_url = wire::single_len(message, AnyView::TYPE_URL)?.unwrap_or_default();
+        let value = wire::single_len(message, AnyView::VALUE)?.unwrap_or_default();
         if let Some(replacement) = edit(type_url, value) {
             return Ok(Some(replacement));
         }
@@ -144,7 +145,7 @@ fn rewrite_anys(
             return Ok(None);
         };
         return wire::rewrite_len_fields(message, |number, _, payload| {
-            if number == 2 {
+            if number == AnyView::VALUE {
                 rewrite_anys(payload, &inner, edit)
             } else {
                 Ok(None)

@@ -19,29 +19,21 @@ use super::{DESTINATION_HEADER, metadata};
 use crate::wire::{self, WireError};
 use crate::xds::ClusterView;
 
-/// `Cluster.type` (the `cluster_discovery_type` oneof, with `cluster_type`).
-const TYPE: u32 = 2;
-/// `Cluster.eds_cluster_config`.
-const EDS_CLUSTER_CONFIG: u32 = 3;
-/// `Cluster.lb_policy`.
-const LB_POLICY: u32 = 6;
-/// `Cluster.original_dst_lb_config`, one member of the `lb_config` oneof.
-const ORIGINAL_DST_LB_CONFIG: u32 = 34;
 /// Records replaced or dropped: the discovery type oneof (`type`, `cluster_type`), EDS config,
 /// `lb_policy`, `load_assignment`, `load_balancing_policy`, and the `lb_config` oneof
 /// (`ring_hash`, `original_dst`, `least_request`, `maglev`, `round_robin`).
 const REPLACED: [u32; 11] = [
-    TYPE,
-    38,
-    EDS_CLUSTER_CONFIG,
-    LB_POLICY,
+    ClusterView::TYPE,
+    ClusterView::CLUSTER_TYPE,
+    ClusterView::EDS_CLUSTER_CONFIG,
+    ClusterView::LB_POLICY,
     ClusterView::LOAD_ASSIGNMENT,
-    41,
-    23,
-    ORIGINAL_DST_LB_CONFIG,
-    37,
-    52,
-    56,
+    ClusterView::LOAD_BALANCING_POLICY,
+    ClusterView::RING_HASH_LB_CONFIG,
+    ClusterView::ORIGINAL_DST_LB_CONFIG,
+    ClusterView::LEAST_REQUEST_LB_CONFIG,
+    ClusterView::MAGLEV_LB_CONFIG,
+    ClusterView::ROUND_ROBIN_LB_CONFIG,
 ];
 
 /// The cluster of `pool`'s rule, made `ORIGINAL_DST` on the picker's header. A cluster that
@@ -61,12 +53,12 @@ pub(crate) fn original_dst(cluster: &[u8], pool: &Pool) -> Result<Vec<u8>, WireE
     };
     wire::put_varint(
         &mut out,
-        TYPE,
+        ClusterView::TYPE,
         enum_value(DiscoveryType::OriginalDst as i32),
     );
     wire::put_varint(
         &mut out,
-        LB_POLICY,
+        ClusterView::LB_POLICY,
         enum_value(LbPolicy::ClusterProvided as i32),
     );
     let lb_config = OriginalDstLbConfig {
@@ -74,7 +66,11 @@ pub(crate) fn original_dst(cluster: &[u8], pool: &Pool) -> Result<Vec<u8>, WireE
         http_header_name: DESTINATION_HEADER.to_owned(),
         ..Default::default()
     };
-    wire::put_len(&mut out, ORIGINAL_DST_LB_CONFIG, &lb_config.encode_to_vec());
+    wire::put_len(
+        &mut out,
+        ClusterView::ORIGINAL_DST_LB_CONFIG,
+        &lb_config.encode_to_vec(),
+    );
     Ok(out)
 }
 

@@ -14,26 +14,18 @@ use prost::Message;
 use super::metadata;
 use super::pool::Pool;
 use crate::wire::{self, Payload, WireError};
-use crate::xds::RouteView;
-
-/// `Route.route`, the forwarding action.
-const ROUTE_ACTION: u32 = 2;
-/// `RouteAction.auto_host_rewrite`.
-const AUTO_HOST_REWRITE: u32 = 7;
-/// The other members of `RouteAction.host_rewrite_specifier`: `host_rewrite_literal`,
-/// `host_rewrite_header`, `host_rewrite_path_regex`, `host_rewrite`.
-const EXPLICIT_HOST_REWRITES: [u32; 4] = [6, 29, 35, 44];
+use crate::xds::{RouteActionView, RouteView};
 
 /// The route with `pool` recorded; `Ok(None)` when it has no forwarding action. A route
 /// already recorded comes back byte for byte.
 pub(crate) fn record_pool(route: &[u8], pool: &Pool) -> Result<Option<Vec<u8>>, WireError> {
-    let Some(action) = wire::single_len(route, ROUTE_ACTION)? else {
+    let Some(action) = wire::single_len(route, RouteView::ROUTE)? else {
         return Ok(None);
     };
     let with_host = if keeps_host(action)? {
         None
     } else {
-        let splice = wire::splice_single(route, ROUTE_ACTION, |action| {
+        let splice = wire::splice_single(route, RouteView::ROUTE, |action| {
             no_auto_host_rewrite(action).map(Payload::from)
         })?;
         Some(splice.to_vec())
@@ -51,10 +43,10 @@ fn keeps_host(action: &[u8]) -> Result<bool, WireError> {
     let mut autos = Vec::new();
     for field in wire::fields(action) {
         let field = field?;
-        if EXPLICIT_HOST_REWRITES.contains(&field.number) {
+        if RouteActionView::EXPLICIT_HOST_REWRITES.contains(&field.number) {
             return Ok(true);
         }
-        if field.number == AUTO_HOST_REWRITE {
+        if field.number == RouteActionView::AUTO_HOST_REWRITE {
             autos.push(field.payload);
         }
     }
@@ -69,13 +61,13 @@ fn no_auto_host_rewrite(action: &[u8]) -> Result<Vec<u8>, WireError> {
     let mut out = Vec::with_capacity(action.len() + 2);
     for field in wire::fields(action) {
         let field = field?;
-        if field.number != AUTO_HOST_REWRITE {
+        if field.number != RouteActionView::AUTO_HOST_REWRITE {
             out.extend_from_slice(field.record);
         }
     }
     wire::put_len(
         &mut out,
-        AUTO_HOST_REWRITE,
+        RouteActionView::AUTO_HOST_REWRITE,
         &BoolValue { value: false }.encode_to_vec(),
     );
     Ok(out)
@@ -121,12 +113,12 @@ mod tests {
             let mut unknown = Vec::new();
             wire::put_len(&mut unknown, 9002, b"from-a-newer-envoy-api");
             input.extend_from_slice(&unknown);
-            let input = wire::rewrite_single::<WireError>(&input, ROUTE_ACTION, |action| {
+            let input = wire::rewrite_single::<WireError>(&input, RouteView::ROUTE, |action| {
                 Ok([action, unknown.as_slice()].concat())
             })
             .unwrap();
             let out = record_pool(&input, &pool()).unwrap().unwrap();
-            let action = wire::single_len(&out, ROUTE_ACTION).unwrap().unwrap();
+            let action = wire::single_len(&out, RouteView::ROUTE).unwrap().unwrap();
             for message in [out.as_slice(), action] {
                 assert!(wire::fields(message).any(|f| f.is_ok_and(|f| f.record == unknown)));
             }

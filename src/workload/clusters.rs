@@ -20,9 +20,7 @@ use prost::Message;
 use super::Spec;
 use super::metadata::{OwnerRef, owned_by, with_records};
 use super::names::HttpRoute;
-
-/// `Cluster.metadata`.
-const CLUSTER_METADATA: u32 = 25;
+use crate::xds::ClusterView;
 
 /// Cluster number `index` of `spec`.
 pub(super) fn cluster(spec: &Spec, index: usize) -> Vec<u8> {
@@ -74,7 +72,7 @@ pub(super) fn cluster(spec: &Spec, index: usize) -> Vec<u8> {
     });
     with_records(
         cluster.encode_to_vec(),
-        CLUSTER_METADATA,
+        ClusterView::METADATA,
         [metadata.as_slice()],
     )
 }

@@ -17,15 +17,10 @@ use super::Spec;
 use super::listener::RouteSlot;
 use super::metadata::{OwnerRef, owned_by, with_records};
 use super::names::{self, HttpRoute, stream};
+use crate::xds::{RouteConfigurationView, RouteView, VirtualHostView};
 
 /// The annotation that selects a route under the default configuration (as EG forwards it).
 pub const AI_ANNOTATION: &str = "ai-gateway-generated";
-
-/// Field numbers where the generator splices encoded children and metadata.
-const VHOSTS: u32 = 2;
-const VHOST_ROUTES: u32 = 3;
-const VHOST_METADATA: u32 = 24;
-const ROUTE_METADATA: u32 = 4;
 
 /// Builds the route configuration for `slot`; `next_route` counts routes across the request.
 pub(super) fn route_configuration(
@@ -52,7 +47,7 @@ pub(super) fn route_configuration(
     };
     with_records(
         config.encode_to_vec(),
-        VHOSTS,
+        RouteConfigurationView::VIRTUAL_HOSTS,
         vhosts.iter().map(Vec::as_slice),
     )
 }
@@ -92,10 +87,10 @@ fn virtual_host(
     });
     let vhost = with_records(
         vhost.encode_to_vec(),
-        VHOST_ROUTES,
+        VirtualHostView::ROUTES,
         routes.iter().map(Vec::as_slice),
     );
-    with_records(vhost, VHOST_METADATA, [metadata.as_slice()])
+    with_records(vhost, VirtualHostView::METADATA, [metadata.as_slice()])
 }
 
 /// Route `k` of the request.
@@ -158,7 +153,11 @@ fn route(spec: &Spec, k: usize, host: &str, host_part: &str) -> Vec<u8> {
         section: owner.index.is_multiple_of(2).then_some(rule.as_str()),
         annotations: &annotations,
     });
-    with_records(route.encode_to_vec(), ROUTE_METADATA, [metadata.as_slice()])
+    with_records(
+        route.encode_to_vec(),
+        RouteView::METADATA,
+        [metadata.as_slice()],
+    )
 }
 
 /// One cluster, or (every tenth HTTPRoute) a weighted split with the next one.

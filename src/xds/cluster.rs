@@ -26,6 +26,26 @@ pub(crate) struct ClusterView {
 impl ClusterView {
     /// `name`.
     pub(crate) const NAME: u32 = 1;
+    /// `type`, a member of the `cluster_discovery_type` oneof.
+    pub(crate) const TYPE: u32 = 2;
+    /// `eds_cluster_config`.
+    pub(crate) const EDS_CLUSTER_CONFIG: u32 = 3;
+    /// `lb_policy`.
+    pub(crate) const LB_POLICY: u32 = 6;
+    /// `ring_hash_lb_config`, a member of the `lb_config` oneof.
+    pub(crate) const RING_HASH_LB_CONFIG: u32 = 23;
+    /// `original_dst_lb_config`, a member of the `lb_config` oneof.
+    pub(crate) const ORIGINAL_DST_LB_CONFIG: u32 = 34;
+    /// `least_request_lb_config`, a member of the `lb_config` oneof.
+    pub(crate) const LEAST_REQUEST_LB_CONFIG: u32 = 37;
+    /// `cluster_type`, the other member of the `cluster_discovery_type` oneof.
+    pub(crate) const CLUSTER_TYPE: u32 = 38;
+    /// `load_balancing_policy`.
+    pub(crate) const LOAD_BALANCING_POLICY: u32 = 41;
+    /// `maglev_lb_config`, a member of the `lb_config` oneof.
+    pub(crate) const MAGLEV_LB_CONFIG: u32 = 52;
+    /// `round_robin_lb_config`, a member of the `lb_config` oneof.
+    pub(crate) const ROUND_ROBIN_LB_CONFIG: u32 = 56;
     /// `metadata`.
     pub(crate) const METADATA: u32 = 25;
     /// `load_assignment`.

@@ -90,6 +90,11 @@ impl RouteActionView {
     pub(crate) const CLUSTER_HEADER: u32 = 2;
     /// `weighted_clusters`.
     pub(crate) const WEIGHTED_CLUSTERS: u32 = 3;
+    /// `host_rewrite_specifier.auto_host_rewrite`.
+    pub(crate) const AUTO_HOST_REWRITE: u32 = 7;
+    /// The other members of `host_rewrite_specifier`: `host_rewrite_literal`,
+    /// `host_rewrite_header`, `host_rewrite_path_regex`, `host_rewrite`.
+    pub(crate) const EXPLICIT_HOST_REWRITES: [u32; 4] = [6, 29, 35, 44];
 }
 
 /// `envoy.config.route.v3.WeightedCluster`.

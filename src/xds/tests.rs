@@ -133,6 +133,77 @@ const FIELDS: &[(&str, &str, u32)] = &[
         ClusterWeightView::NAME,
     ),
     ("envoy.config.cluster.v3.Cluster", "name", ClusterView::NAME),
+    ("envoy.config.cluster.v3.Cluster", "type", ClusterView::TYPE),
+    (
+        "envoy.config.cluster.v3.Cluster",
+        "eds_cluster_config",
+        ClusterView::EDS_CLUSTER_CONFIG,
+    ),
+    (
+        "envoy.config.cluster.v3.Cluster",
+        "lb_policy",
+        ClusterView::LB_POLICY,
+    ),
+    (
+        "envoy.config.cluster.v3.Cluster",
+        "ring_hash_lb_config",
+        ClusterView::RING_HASH_LB_CONFIG,
+    ),
+    (
+        "envoy.config.cluster.v3.Cluster",
+        "original_dst_lb_config",
+        ClusterView::ORIGINAL_DST_LB_CONFIG,
+    ),
+    (
+        "envoy.config.cluster.v3.Cluster",
+        "least_request_lb_config",
+        ClusterView::LEAST_REQUEST_LB_CONFIG,
+    ),
+    (
+        "envoy.config.cluster.v3.Cluster",
+        "cluster_type",
+        ClusterView::CLUSTER_TYPE,
+    ),
+    (
+        "envoy.config.cluster.v3.Cluster",
+        "load_balancing_policy",
+        ClusterView::LOAD_BALANCING_POLICY,
+    ),
+    (
+        "envoy.config.cluster.v3.Cluster",
+        "maglev_lb_config",
+        ClusterView::MAGLEV_LB_CONFIG,
+    ),
+    (
+        "envoy.config.cluster.v3.Cluster",
+        "round_robin_lb_config",
+        ClusterView::ROUND_ROBIN_LB_CONFIG,
+    ),
+    (
+        "envoy.config.route.v3.RouteAction",
+        "auto_host_rewrite",
+        RouteActionView::AUTO_HOST_REWRITE,
+    ),
+    (
+        "envoy.config.route.v3.RouteAction",
+        "host_rewrite_literal",
+        RouteActionView::EXPLICIT_HOST_REWRITES[0],
+    ),
+    (
+        "envoy.config.route.v3.RouteAction",
+        "host_rewrite_header",
+        RouteActionView::EXPLICIT_HOST_REWRITES[1],
+    ),
+    (
+        "envoy.config.route.v3.RouteAction",
+        "host_rewrite_path_regex",
+        RouteActionView::EXPLICIT_HOST_REWRITES[2],
+    ),
+    (
+        "envoy.config.route.v3.RouteAction",
+        "host_rewrite",
+        RouteActionView::EXPLICIT_HOST_REWRITES[3],
+    ),
     (
         "envoy.config.cluster.v3.Cluster",
         "metadata",
