@@ -194,7 +194,7 @@ impl Run {
 
     /// The calls whose response, fed back as their request, comes back changed: a hook that
     /// is idempotent (a running proxy's config is already patched) leaves none.
-    pub fn not_idempotent(&self, hook: &Hook) -> Vec<String> {
+    pub(crate) fn not_idempotent(&self, hook: &Hook) -> Vec<String> {
         self.calls
             .iter()
             .filter_map(|call| {

@@ -103,7 +103,7 @@ const REQUEST_KEYS: [&str; 6] = [
 ];
 
 /// Tells a document's shape from its keys and, for a dump, reads every Gateway's request.
-pub fn detect(doc: Node) -> Result<Detected, FormatError> {
+pub(crate) fn detect(doc: Node) -> Result<Detected, FormatError> {
     let root = KeyPath::root();
     let Some(entries) = doc.entries() else {
         return Err(invalid(&root, "expected a mapping at the top level"));

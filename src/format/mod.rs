@@ -189,7 +189,7 @@ pub fn decode_request(
 }
 
 /// Encodes a response in the given format.
-pub fn encode_response(
+pub(crate) fn encode_response(
     response: &PostTranslateModifyResponse,
     format: Format,
 ) -> Result<Vec<u8>, FormatError> {

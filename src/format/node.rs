@@ -65,7 +65,7 @@ impl Node {
     }
 
     /// The node at `path` below this one, for editing.
-    pub fn at_mut(&mut self, path: &[Step]) -> Option<&mut Node> {
+    pub(crate) fn at_mut(&mut self, path: &[Step]) -> Option<&mut Node> {
         let Some((step, rest)) = path.split_first() else {
             return Some(self);
         };

@@ -78,7 +78,7 @@ impl Kind {
     }
 
     /// The kind whose section has this message name, if the hook reads it.
-    pub fn of_section(message: &str) -> Option<Kind> {
+    pub(crate) fn of_section(message: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.shape().section == message)
     }
 
@@ -109,7 +109,7 @@ pub struct Slot {
 
 /// A section's key style: snake_case when any of its own keys has an underscore (every
 /// multi-word field of the admin messages does in that style, none in the other).
-pub fn style_of(section: &Node) -> KeyStyle {
+pub(crate) fn style_of(section: &Node) -> KeyStyle {
     let snake = section
         .entries()
         .is_some_and(|entries| entries.iter().any(|(k, _)| k.contains('_')));
@@ -174,7 +174,7 @@ fn to_binary(resource: &Node, message: &str, path: &KeyPath) -> Result<Vec<u8>, 
 
 /// A resource the hook changed, as the `Any` to put at its slot: `@type` first, then its
 /// fields in the slot's key style.
-pub fn to_node(kind: Kind, binary: &[u8], style: KeyStyle) -> Result<Node, FormatError> {
+pub(crate) fn to_node(kind: Kind, binary: &[u8], style: KeyStyle) -> Result<Node, FormatError> {
     let message = kind.resource();
     let value = super::to_json_styled(binary, message, style)?;
     let mut entries = vec![(
@@ -189,7 +189,12 @@ pub fn to_node(kind: Kind, binary: &[u8], style: KeyStyle) -> Result<Node, Forma
 
 /// Appends resources the hook added to `section` as new dynamic entries, creating its list
 /// when the section has none. `false` when the section is not a mapping.
-pub fn append(kind: Kind, section: &mut Node, resources: Vec<Node>, style: KeyStyle) -> bool {
+pub(crate) fn append(
+    kind: Kind,
+    section: &mut Node,
+    resources: Vec<Node>,
+    style: KeyStyle,
+) -> bool {
     let shape = kind.shape();
     let Node::Map(fields) = section else {
         return false;

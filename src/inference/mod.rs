@@ -165,7 +165,7 @@ impl Inference {
     /// `PostRouteModify`'s part for pools, on a context already decoded (its
     /// `extension_resources`; `crate::Hook::post_route_modify` decodes it once for pools and
     /// policies): records the route's pool; any other route comes back as it came.
-    pub fn route_with(
+    pub(crate) fn route_with(
         &self,
         route: Option<Bytes>,
         resources: &[ExtensionResource],

@@ -66,7 +66,7 @@ pub fn context(objects: &[serde_json::Value]) -> Bytes {
 }
 
 /// Gives every call of `input` the context.
-pub fn attach(input: &mut Input, context: &Bytes) {
+pub(crate) fn attach(input: &mut Input, context: &Bytes) {
     match input {
         Input::Request(request) => request.post_translate_context = Some(context.clone()),
         Input::Dump(dump) => {

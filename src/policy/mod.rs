@@ -71,7 +71,7 @@ impl fmt::Display for PolicyId {
 
 /// The objects of a `PostTranslateModify` context, in EG's order; empty, without decoding
 /// anything, when there is no context.
-pub fn delivered(context: Option<&Bytes>) -> Vec<Delivered> {
+pub(crate) fn delivered(context: Option<&Bytes>) -> Vec<Delivered> {
     let Some(context) = context.filter(|c| !c.is_empty()) else {
         return Vec::new();
     };

@@ -37,7 +37,7 @@ pub struct Spec {
 impl Spec {
     /// Whether the spec sets anything of the processor itself: then it gets its own filter and
     /// cluster, named after the policy.
-    pub fn has_own_processor(&self) -> bool {
+    pub(crate) fn has_own_processor(&self) -> bool {
         self.processor.is_some()
             || self.message_timeout.is_some()
             || self.failure_mode_allow.is_some()

@@ -50,7 +50,7 @@ impl Report {
     }
 
     /// Per-route lines, in request order.
-    pub fn route_lines(&self) -> Vec<RouteLine> {
+    pub(crate) fn route_lines(&self) -> Vec<RouteLine> {
         let mut lines = Vec::new();
         for config in self.route_configs() {
             let rc = config.entry;
@@ -172,7 +172,7 @@ impl RouteLine {
 }
 
 /// Where a chain is, as the report names it: its locator, and its name when it has one.
-pub fn chain_place(chain: &ChainEntry) -> String {
+pub(crate) fn chain_place(chain: &ChainEntry) -> String {
     let mut place = chain.locator.to_string();
     if !chain.name.is_empty() {
         let _ = write!(place, " ({})", chain.name);
@@ -181,7 +181,7 @@ pub fn chain_place(chain: &ChainEntry) -> String {
 }
 
 /// A chain's decision in words (`patched`, `unchanged` or `skipped`) and why.
-pub fn chain_verdict(
+pub(crate) fn chain_verdict(
     chain: &ChainEntry,
     decision: &ChainDecision,
     failure: Option<&str>,
@@ -210,7 +210,7 @@ pub fn chain_verdict(
 
 /// A route's decision in words (`selected` or `not selected`) and why; `change` is what
 /// happened to its route configuration.
-pub fn route_verdict(decision: &RouteDecision, change: &Change) -> (&'static str, String) {
+pub(crate) fn route_verdict(decision: &RouteDecision, change: &Change) -> (&'static str, String) {
     match decision {
         RouteDecision::Selected(name) if *change == Change::Unchanged => {
             ("selected", format!("HTTPRoute {name}, already enabled"))

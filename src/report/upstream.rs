@@ -96,7 +96,7 @@ impl ClusterVerdict {
 
 impl UpstreamReport {
     /// Each outcome by its cluster's name, for views that look clusters up per route.
-    pub fn by_name(&self) -> HashMap<&str, &ClusterOutcome> {
+    pub(crate) fn by_name(&self) -> HashMap<&str, &ClusterOutcome> {
         self.clusters.iter().map(|c| (c.name.as_str(), c)).collect()
     }
 }

@@ -43,12 +43,12 @@ pub use service::ExtensionService;
 pub use shutdown::signal as shutdown_signal;
 
 /// How often the server pings an idle HTTP/2 connection.
-pub const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+pub(crate) const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a ping may go unanswered before the connection is closed.
-pub const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Each call's HTTP/2 receive window: what a client may send before the server reads.
-pub const STREAM_WINDOW: u32 = 1 << 20;
+pub(crate) const STREAM_WINDOW: u32 = 1 << 20;
 
 /// A connection's HTTP/2 receive window, shared by all its calls: room for the stream window
 /// of every call that can be admitted or queued, and one more.
@@ -58,7 +58,7 @@ pub const STREAM_WINDOW: u32 = 1 << 20;
 /// connection window equal to one stream window), one queued call on a connection starves
 /// the admitted call on the same connection of window to send its body, and both wait until
 /// `server.queueTimeout`. EG sends all of a replica's calls over one connection.
-pub fn connection_window(server: &ServerConfig) -> u32 {
+pub(crate) fn connection_window(server: &ServerConfig) -> u32 {
     let streams = server
         .max_concurrent_calls
         .saturating_add(server.max_queued_calls)
