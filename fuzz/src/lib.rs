@@ -6,13 +6,14 @@
 //! here: every input resource is returned, in order, and every resource the report says was
 //! not patched is byte-identical. These checks panic, which is how libFuzzer records a crash.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 use xds_hook::contract::PostTranslateModifyRequest;
 use xds_hook::format::{self, Format};
-use xds_hook::report::Change;
-use xds_hook::report::ChainDecision;
+use xds_hook::inference::report::{ChainChange, RouteChange};
+use xds_hook::report::{ChainDecision, Change};
 use xds_hook::{Config, Hook, Outcome, wire};
 
 /// The hooks every request is run through: the defaults, and Gateway scoping (which reads
@@ -45,9 +46,13 @@ pub fn run_checked(hook: &Hook, request: &PostTranslateModifyRequest) -> Outcome
     outcome
 }
 
-/// Every input resource is in the response, in order; unpatched ones are byte-identical.
+/// Every input resource is in the response, in order; ones the report does not say were
+/// edited (by the AI processor's pass, the upstream side or the InferencePool part) are
+/// byte-identical, and an edited cluster keeps every record outside the fields the upstream
+/// side edits.
 pub fn check_nothing_lost(request: &PostTranslateModifyRequest, outcome: &Outcome) {
     let response = &outcome.response;
+    let report = &outcome.report;
     assert_eq!(request.secrets, response.secrets, "secrets");
     assert_eq!(
         request.listeners.len(),
@@ -60,18 +65,38 @@ pub fn check_nothing_lost(request: &PostTranslateModifyRequest, outcome: &Outcom
         "route config count"
     );
     assert!(
-        response.clusters.len() == request.clusters.len()
-            || response.clusters.len() == request.clusters.len() + 1,
+        response.clusters.len() >= request.clusters.len(),
         "cluster count: {} in, {} out",
         request.clusters.len(),
         response.clusters.len()
     );
-    assert_eq!(
-        request.clusters[..],
-        response.clusters[..request.clusters.len()],
-        "input clusters first, unchanged, in order"
-    );
-    let decisions = &outcome.report.decisions.listeners;
+    let edited_clusters: HashSet<usize> = report
+        .upstream
+        .clusters
+        .iter()
+        .filter(|c| c.change == Change::Changed)
+        .map(|c| c.position)
+        .collect();
+    for (i, (before, after)) in request.clusters.iter().zip(&response.clusters).enumerate() {
+        assert_eq!(name(before), name(after), "clusters[{i}] name");
+        if edited_clusters.contains(&i) {
+            assert_eq!(
+                records_outside(before, &UPSTREAM_EDITED),
+                records_outside(after, &UPSTREAM_EDITED),
+                "clusters[{i}] edited only in the fields the upstream side edits"
+            );
+        } else {
+            assert_eq!(before, after, "clusters[{i}] not edited, so byte-identical");
+        }
+    }
+    let pool_listeners: HashSet<usize> = report
+        .inference
+        .chains
+        .iter()
+        .filter(|c| matches!(c.change, ChainChange::Inserted { .. }))
+        .map(|c| c.need.listener)
+        .collect();
+    let decisions = &report.decisions.listeners;
     for (i, (before, after)) in request
         .listeners
         .iter()
@@ -82,19 +107,40 @@ pub fn check_nothing_lost(request: &PostTranslateModifyRequest, outcome: &Outcom
         let patched = decisions
             .get(i)
             .is_some_and(|chains| chains.iter().any(|d| matches!(d, ChainDecision::Patch(_))));
-        if !patched {
+        if !patched && !pool_listeners.contains(&i) {
             assert_eq!(
                 before, after,
                 "listeners[{i}] not patched, so byte-identical"
             );
         }
     }
+    let pool_routes: HashSet<usize> = report
+        .inference
+        .routes
+        .iter()
+        .filter(|r| r.change == RouteChange::Enabled)
+        .map(|r| r.route.route_config)
+        .collect();
     for (i, (before, after)) in request.routes.iter().zip(&response.routes).enumerate() {
         assert_eq!(name(before), name(after), "routes[{i}] name");
-        if outcome.report.route_changes.get(i) != Some(&Change::Changed) {
+        let changed = report.route_changes.get(i) == Some(&Change::Changed);
+        if !changed && !pool_routes.contains(&i) {
             assert_eq!(before, after, "routes[{i}] not changed, so byte-identical");
         }
     }
+}
+
+/// The cluster fields the upstream side may edit on an AI backend: `metadata`,
+/// `load_assignment`, `typed_extension_protocol_options`.
+const UPSTREAM_EDITED: [u32; 3] = [25, 33, 36];
+
+/// The top-level records of `message` whose field is not in `fields`, in order.
+fn records_outside<'a>(message: &'a [u8], fields: &[u32]) -> Vec<&'a [u8]> {
+    wire::fields(message)
+        .map_while(Result::ok)
+        .filter(|f| !fields.contains(&f.number))
+        .map(|f| f.record)
+        .collect()
 }
 
 /// A resource's raw name (field 1), as the report and EG see it.
