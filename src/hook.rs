@@ -155,20 +155,23 @@ impl Hook {
         }
     }
 
-    /// One pass per processor of `plan`, each on the previous one's output.
+    /// One pass per processor of `plan`, each on the previous one's output: a pass that
+    /// changed something moved record positions, so the next one reads a new index; after a
+    /// pass that changed nothing, the same index still describes the lists.
     fn scoped_passes(&self, lists: &mut Lists<'_>, index: &Index, plan: &Plan) -> Vec<Pass> {
-        let mut passes = Vec::with_capacity(plan.processors.len());
+        let mut passes: Vec<Pass> = Vec::with_capacity(plan.processors.len());
+        let mut rebuilt: Option<Index> = None;
         for (p, processor) in plan.processors.iter().enumerate() {
+            if passes
+                .last()
+                .is_some_and(|previous| !previous.changed_nothing())
+            {
+                rebuilt = Some(Index::build(lists.listeners, lists.routes, lists.clusters));
+            }
+            let current = rebuilt.as_ref().unwrap_or(index);
             let artifacts = processor.artifacts.as_ref().unwrap_or(&self.artifacts);
             let scope = plan.scope(p);
-            // Each pass reads what the previous one wrote: positions moved.
-            let pass = if p == 0 {
-                self.pass(lists, index, &scope, artifacts, processor.upstream)
-            } else {
-                let current = Index::build(lists.listeners, lists.routes, lists.clusters);
-                self.pass(lists, &current, &scope, artifacts, processor.upstream)
-            };
-            passes.push(pass);
+            passes.push(self.pass(lists, current, &scope, artifacts, processor.upstream));
         }
         passes
     }

@@ -32,6 +32,27 @@ pub(crate) struct Pass {
 }
 
 impl Pass {
+    /// Whether the pass left every listener, route configuration and cluster as it was (and
+    /// added none), so that the next pass can read the same index. A decided chain patch
+    /// counts as a change even when it failed: that is rare, and the rebuild is then only
+    /// wasted, never wrong.
+    pub(crate) fn changed_nothing(&self) -> bool {
+        let patched_chain = self
+            .decisions
+            .listeners
+            .iter()
+            .flatten()
+            .any(|d| matches!(d, ChainDecision::Patch(_)));
+        !patched_chain
+            && self.route_changes.iter().all(|c| *c != Change::Changed)
+            && self
+                .upstream
+                .clusters
+                .iter()
+                .all(|c| c.change != Change::Changed)
+            && !matches!(self.processor_cluster, Some(ProcessorCluster::Added))
+    }
+
     /// The report of a request without policies: its one pass, as the hook always ran.
     pub(crate) fn into_report(
         self,
