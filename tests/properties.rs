@@ -90,13 +90,7 @@ fn nothing_lost_and_only_decided_changes(request: &PostTranslateModifyRequest, o
             "route config {i} changed iff the report says so"
         );
     }
-    let patched_clusters: HashSet<usize> = report
-        .upstream
-        .clusters
-        .iter()
-        .filter(|c| c.change == Change::Changed)
-        .map(|c| c.position)
-        .collect();
+    let patched_clusters: HashSet<usize> = report.upstream.patched_positions().collect();
     for (i, (before, after)) in request.clusters.iter().zip(&response.clusters).enumerate() {
         assert_eq!(
             before != after,

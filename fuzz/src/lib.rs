@@ -70,13 +70,7 @@ pub fn check_nothing_lost(request: &PostTranslateModifyRequest, outcome: &Outcom
         request.clusters.len(),
         response.clusters.len()
     );
-    let edited_clusters: HashSet<usize> = report
-        .upstream
-        .clusters
-        .iter()
-        .filter(|c| c.change == Change::Changed)
-        .map(|c| c.position)
-        .collect();
+    let edited_clusters: HashSet<usize> = report.upstream.patched_positions().collect();
     for (i, (before, after)) in request.clusters.iter().zip(&response.clusters).enumerate() {
         assert_eq!(name(before), name(after), "clusters[{i}] name");
         if edited_clusters.contains(&i) {

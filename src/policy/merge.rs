@@ -45,11 +45,7 @@ impl Pass {
             .any(|d| matches!(d, ChainDecision::Patch(_)));
         !patched_chain
             && self.route_changes.iter().all(|c| *c != Change::Changed)
-            && self
-                .upstream
-                .clusters
-                .iter()
-                .all(|c| c.change != Change::Changed)
+            && self.upstream.clusters_patched() == 0
             && !matches!(self.processor_cluster, Some(ProcessorCluster::Added))
     }
 

@@ -48,12 +48,17 @@ pub struct ClusterLine {
 }
 
 impl UpstreamReport {
-    /// Clusters changed by this call.
-    pub fn clusters_patched(&self) -> usize {
+    /// Where the clusters this call changed are in the request's cluster list.
+    pub fn patched_positions(&self) -> impl Iterator<Item = usize> + '_ {
         self.clusters
             .iter()
             .filter(|c| c.change == Change::Changed)
-            .count()
+            .map(|c| c.position)
+    }
+
+    /// Clusters changed by this call.
+    pub fn clusters_patched(&self) -> usize {
+        self.patched_positions().count()
     }
 
     /// Rows for `explain` and DEBUG logs, clusters first.
