@@ -11,8 +11,8 @@
 //! the endpoint chosen and the request body size, for every stream.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use envoy_types::pb::envoy::config::core::v3::{HeaderValue, HeaderValueOption};
@@ -28,6 +28,7 @@ use tokio::sync::oneshot;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 
 use super::ext_proc::answer_stream;
+use super::journal::Journal;
 use tonic::transport::{Identity, ServerTlsConfig};
 
 /// The header a picker names its endpoint in.
@@ -49,35 +50,7 @@ pub struct Pick {
 }
 
 /// Every stream so far.
-#[derive(Debug, Default)]
-pub struct Picks(Mutex<Vec<Pick>>);
-
-impl Picks {
-    /// How many streams were opened.
-    pub fn count(&self) -> usize {
-        self.0.lock().unwrap().len()
-    }
-
-    /// Streams from `from` on.
-    pub fn since(&self, from: usize) -> Vec<Pick> {
-        self.0
-            .lock()
-            .unwrap()
-            .get(from..)
-            .unwrap_or_default()
-            .to_vec()
-    }
-
-    fn open(&self) -> usize {
-        let mut picks = self.0.lock().unwrap();
-        picks.push(Pick::default());
-        picks.len() - 1
-    }
-
-    fn update(&self, index: usize, edit: impl FnOnce(&mut Pick)) {
-        edit(&mut self.0.lock().unwrap()[index]);
-    }
-}
+pub type Picks = Journal<Pick>;
 
 struct Service {
     endpoints: Vec<String>,

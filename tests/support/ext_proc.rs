@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::core::v3::{HeaderValue, HeaderValueOption, Metadata};
 use envoy_types::pb::envoy::service::ext_proc::v3::{
@@ -30,6 +30,8 @@ use envoy_types::pb::envoy::service::ext_proc::v3::{
 use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
+
+use super::journal::Journal;
 
 /// Response header the stub adds in the response-headers phase.
 pub const RESPONSE_HEADER: (&str, &str) = ("x-processed-by", "stub");
@@ -113,7 +115,7 @@ impl StreamRecord {
 /// The streams seen so far, shared between the server and the test.
 #[derive(Debug, Default)]
 pub struct Recorder {
-    streams: Mutex<Vec<StreamRecord>>,
+    streams: Journal<StreamRecord>,
     /// The AI Gateway's backend table, when the stub plays its processor.
     backends: Option<Vec<String>>,
 }
@@ -121,23 +123,16 @@ pub struct Recorder {
 impl Recorder {
     /// How many streams (filter invocations) were opened.
     pub fn calls(&self) -> usize {
-        self.streams.lock().unwrap().len()
+        self.streams.count()
     }
 
     /// A copy of every stream from `from` on (a value of [`Recorder::calls`] taken earlier).
     pub fn streams_since(&self, from: usize) -> Vec<StreamRecord> {
-        self.streams
-            .lock()
-            .unwrap()
-            .get(from..)
-            .unwrap_or_default()
-            .to_vec()
+        self.streams.since(from)
     }
 
     fn open(&self) -> usize {
-        let mut streams = self.streams.lock().unwrap();
-        streams.push(StreamRecord::default());
-        streams.len() - 1
+        self.streams.open()
     }
 
     /// Records a message of stream `index` and returns the answer.
@@ -146,8 +141,16 @@ impl Recorder {
         index: usize,
         message: ProcessingRequest,
     ) -> Result<ProcessingResponse, Refusal> {
-        let mut streams = self.streams.lock().unwrap();
-        let record = &mut streams[index];
+        self.streams
+            .update(index, |record| self.record(record, message))
+    }
+
+    /// Records `message` in its stream's `record` and answers it.
+    fn record(
+        &self,
+        record: &mut StreamRecord,
+        message: ProcessingRequest,
+    ) -> Result<ProcessingResponse, Refusal> {
         record.attributes.extend(message.attributes);
         if message.metadata_context.is_some() {
             record.metadata_context = message.metadata_context;

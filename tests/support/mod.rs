@@ -8,6 +8,7 @@ pub mod eg_flow;
 pub mod envoy_process;
 pub mod epp;
 pub mod ext_proc;
+pub mod journal;
 pub mod slow_link;
 pub mod upstream;
 
